@@ -1,0 +1,300 @@
+/*
+ * mobilertc C ABI shim over libwebrtc's native PeerConnection API.
+ *
+ * The only header bindgen sees (allowlisted by the `mrtc_` prefix). Conventions:
+ *  - opaque handles, created by `mrtc_*_create`/returned through `out` pointers, released
+ *    by exactly one `mrtc_*_destroy`; a destroy after which no callback of that handle runs.
+ *  - strings are `mrtc_str` (pointer + length, not NUL-terminated, UTF-8); strings handed to
+ *    callbacks are valid only during the callback.
+ *  - callbacks run on WebRTC's threads (signaling, network, worker, audio device); they must
+ *    not block and must not destroy the handle they report on (the Rust layer forwards them
+ *    into channels).
+ *  - one-shot completions (`mrtc_sdp_cb`, `mrtc_done_cb`, `mrtc_stats_cb`) run exactly once;
+ *    if the peer is closed or destroyed first they run with MRTC_ERR_CLOSED before
+ *    `mrtc_peer_destroy` returns, so their user_data can always be freed.
+ */
+#ifndef MOBILERTC_MRTC_H
+#define MOBILERTC_MRTC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mrtc_status {
+  MRTC_OK = 0,
+  MRTC_ERR_INVALID_ARGUMENT = 1,
+  MRTC_ERR_INVALID_STATE = 2,
+  MRTC_ERR_PARSE = 3,     /* SDP or candidate did not parse */
+  MRTC_ERR_CLOSED = 4,    /* the peer or channel is closed */
+  MRTC_ERR_BUFFER_FULL = 5, /* data channel send buffer full: wait for buffered amount */
+  MRTC_ERR_INTERNAL = 6,
+} mrtc_status;
+
+typedef struct mrtc_str {
+  const char* ptr;
+  size_t len;
+} mrtc_str;
+
+typedef struct mrtc_factory mrtc_factory;
+typedef struct mrtc_peer mrtc_peer;
+typedef struct mrtc_data_channel mrtc_data_channel;
+typedef struct mrtc_audio_track mrtc_audio_track;
+typedef struct mrtc_video_source mrtc_video_source;
+typedef struct mrtc_video_track mrtc_video_track;
+typedef struct mrtc_remote_track mrtc_remote_track;
+
+/* Milestone of the libwebrtc API the shim was compiled against (e.g. 110). */
+uint32_t mrtc_webrtc_milestone(void);
+
+/* 0 = verbose … 4 = none (rtc::LoggingSeverity); default none. */
+void mrtc_set_log_level(int level);
+
+/* ------------------------------------------------------------------ factory, audio I/O */
+
+/* Audio goes through an app-fed audio device module: Rust pushes capture PCM, and receives
+ * the mixed playout PCM. Interleaved signed 16-bit, 10 ms pulled at a time by WebRTC. */
+typedef struct mrtc_factory_config {
+  uint32_t audio_sample_rate; /* e.g. 48000 */
+  uint32_t audio_channels;    /* 1 or 2 */
+} mrtc_factory_config;
+
+typedef void (*mrtc_audio_cb)(void* user_data, const int16_t* pcm, size_t frames,
+                              uint32_t sample_rate, uint32_t channels);
+
+mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory** out);
+/* Destroy after every peer, track and source of this factory is destroyed. */
+void mrtc_factory_destroy(mrtc_factory* factory);
+/* Queue capture PCM (interleaved, `frames` samples per channel). The device pulls 10 ms
+ * chunks in real time; when the queue runs dry it sends silence. Bounded: oldest audio is
+ * dropped beyond ~2 s so a stalled call cannot grow memory. */
+mrtc_status mrtc_factory_push_audio(mrtc_factory* factory, const int16_t* pcm, size_t frames);
+/* Mixed playout of every remote audio track of this factory's peers; NULL cb to stop. */
+void mrtc_factory_set_playout_callback(mrtc_factory* factory, mrtc_audio_cb cb, void* user_data);
+
+/* ------------------------------------------------------------------ peer connection */
+
+typedef struct mrtc_ice_server {
+  const mrtc_str* urls; /* stun:host:port, turn:host:port?transport=udp, turns:… */
+  size_t url_count;
+  mrtc_str username;    /* empty for STUN */
+  mrtc_str credential;
+} mrtc_ice_server;
+
+typedef enum mrtc_ice_transport_policy {
+  MRTC_ICE_TRANSPORT_ALL = 0,
+  MRTC_ICE_TRANSPORT_RELAY = 1,
+} mrtc_ice_transport_policy;
+
+typedef struct mrtc_peer_config {
+  const mrtc_ice_server* ice_servers;
+  size_t ice_server_count;
+  mrtc_ice_transport_policy ice_transport_policy;
+} mrtc_peer_config;
+
+typedef enum mrtc_sdp_type {
+  MRTC_SDP_OFFER = 0,
+  MRTC_SDP_PRANSWER = 1,
+  MRTC_SDP_ANSWER = 2,
+  MRTC_SDP_ROLLBACK = 3,
+} mrtc_sdp_type;
+
+/* Values mirror the W3C enums in declaration order (webrtc::PeerConnectionInterface). */
+typedef enum mrtc_signaling_state {
+  MRTC_SIGNALING_STABLE = 0,
+  MRTC_SIGNALING_HAVE_LOCAL_OFFER = 1,
+  MRTC_SIGNALING_HAVE_LOCAL_PRANSWER = 2,
+  MRTC_SIGNALING_HAVE_REMOTE_OFFER = 3,
+  MRTC_SIGNALING_HAVE_REMOTE_PRANSWER = 4,
+  MRTC_SIGNALING_CLOSED = 5,
+} mrtc_signaling_state;
+
+typedef enum mrtc_ice_connection_state {
+  MRTC_ICE_CONNECTION_NEW = 0,
+  MRTC_ICE_CONNECTION_CHECKING = 1,
+  MRTC_ICE_CONNECTION_CONNECTED = 2,
+  MRTC_ICE_CONNECTION_COMPLETED = 3,
+  MRTC_ICE_CONNECTION_FAILED = 4,
+  MRTC_ICE_CONNECTION_DISCONNECTED = 5,
+  MRTC_ICE_CONNECTION_CLOSED = 6,
+} mrtc_ice_connection_state;
+
+typedef enum mrtc_peer_connection_state {
+  MRTC_PEER_CONNECTION_NEW = 0,
+  MRTC_PEER_CONNECTION_CONNECTING = 1,
+  MRTC_PEER_CONNECTION_CONNECTED = 2,
+  MRTC_PEER_CONNECTION_DISCONNECTED = 3,
+  MRTC_PEER_CONNECTION_FAILED = 4,
+  MRTC_PEER_CONNECTION_CLOSED = 5,
+} mrtc_peer_connection_state;
+
+typedef enum mrtc_ice_gathering_state {
+  MRTC_ICE_GATHERING_NEW = 0,
+  MRTC_ICE_GATHERING_GATHERING = 1,
+  MRTC_ICE_GATHERING_COMPLETE = 2,
+} mrtc_ice_gathering_state;
+
+typedef enum mrtc_track_kind {
+  MRTC_TRACK_AUDIO = 0,
+  MRTC_TRACK_VIDEO = 1,
+} mrtc_track_kind;
+
+typedef enum mrtc_peer_event_kind {
+  MRTC_EVENT_ICE_CANDIDATE = 0,        /* sdp_mid, sdp_mline_index, candidate */
+  MRTC_EVENT_SIGNALING_STATE = 1,      /* state: mrtc_signaling_state */
+  MRTC_EVENT_ICE_CONNECTION_STATE = 2, /* state: mrtc_ice_connection_state */
+  MRTC_EVENT_CONNECTION_STATE = 3,     /* state: mrtc_peer_connection_state */
+  MRTC_EVENT_ICE_GATHERING_STATE = 4,  /* state: mrtc_ice_gathering_state */
+  MRTC_EVENT_DATA_CHANNEL = 5,         /* data_channel: opened by the remote side */
+  MRTC_EVENT_TRACK = 6,                /* track, track_kind: a remote track arrived */
+  MRTC_EVENT_RENEGOTIATION_NEEDED = 7,
+} mrtc_peer_event_kind;
+
+typedef struct mrtc_peer_event {
+  mrtc_peer_event_kind kind;
+  int32_t state;
+  mrtc_str sdp_mid;
+  int32_t sdp_mline_index;
+  mrtc_str candidate; /* "candidate:…" attribute value without "a=" */
+  /* Ownership passes to the receiver: it must eventually call mrtc_data_channel_destroy.
+   * No data channel event is delivered before mrtc_data_channel_set_observer. */
+  mrtc_data_channel* data_channel;
+  /* Ownership passes to the receiver: mrtc_remote_track_destroy. */
+  mrtc_remote_track* track;
+  mrtc_track_kind track_kind;
+} mrtc_peer_event;
+
+typedef void (*mrtc_peer_event_cb)(void* user_data, const mrtc_peer_event* event);
+typedef void (*mrtc_sdp_cb)(void* user_data, mrtc_status status, mrtc_sdp_type type,
+                            mrtc_str sdp, mrtc_str error);
+typedef void (*mrtc_done_cb)(void* user_data, mrtc_status status, mrtc_str error);
+/* The RTCStatsReport as JSON (RTCStatsReport::ToJson), parsed on the Rust side. */
+typedef void (*mrtc_stats_cb)(void* user_data, mrtc_status status, mrtc_str json);
+
+mrtc_status mrtc_peer_create(mrtc_factory* factory, const mrtc_peer_config* config,
+                             mrtc_peer_event_cb cb, void* user_data, mrtc_peer** out);
+/* Close the connection (idempotent). Pending completions run with MRTC_ERR_CLOSED. */
+void mrtc_peer_close(mrtc_peer* peer);
+/* Close if needed and free. No peer callback runs after this returns. */
+void mrtc_peer_destroy(mrtc_peer* peer);
+
+mrtc_status mrtc_peer_create_offer(mrtc_peer* peer, mrtc_sdp_cb cb, void* user_data);
+mrtc_status mrtc_peer_create_answer(mrtc_peer* peer, mrtc_sdp_cb cb, void* user_data);
+mrtc_status mrtc_peer_set_local_description(mrtc_peer* peer, mrtc_sdp_type type, mrtc_str sdp,
+                                            mrtc_done_cb cb, void* user_data);
+mrtc_status mrtc_peer_set_remote_description(mrtc_peer* peer, mrtc_sdp_type type, mrtc_str sdp,
+                                             mrtc_done_cb cb, void* user_data);
+/* Trickle ICE. Candidates that arrive before the remote description are queued by the shim
+ * and added once it is set (WebRTC itself would reject them). */
+mrtc_status mrtc_peer_add_ice_candidate(mrtc_peer* peer, mrtc_str sdp_mid, int32_t sdp_mline_index,
+                                        mrtc_str candidate, mrtc_done_cb cb, void* user_data);
+mrtc_status mrtc_peer_get_stats(mrtc_peer* peer, mrtc_stats_cb cb, void* user_data);
+
+mrtc_signaling_state mrtc_peer_signaling_state(mrtc_peer* peer);
+mrtc_peer_connection_state mrtc_peer_connection_state(mrtc_peer* peer);
+
+/* ------------------------------------------------------------------ data channels */
+
+typedef struct mrtc_data_channel_init {
+  int ordered;                  /* boolean */
+  int32_t max_retransmits;      /* -1: unset */
+  int32_t max_packet_life_time_ms; /* -1: unset */
+  mrtc_str protocol;
+  int negotiated;               /* boolean; then `id` is used */
+  int32_t id;                   /* -1: unset */
+} mrtc_data_channel_init;
+
+typedef enum mrtc_data_channel_state {
+  MRTC_DC_CONNECTING = 0,
+  MRTC_DC_OPEN = 1,
+  MRTC_DC_CLOSING = 2,
+  MRTC_DC_CLOSED = 3,
+} mrtc_data_channel_state;
+
+typedef enum mrtc_data_channel_event_kind {
+  MRTC_DC_EVENT_STATE = 0,           /* state */
+  MRTC_DC_EVENT_MESSAGE = 1,         /* data, len, binary */
+  MRTC_DC_EVENT_BUFFERED_AMOUNT = 2, /* buffered_amount: the amount now buffered */
+} mrtc_data_channel_event_kind;
+
+typedef struct mrtc_data_channel_event {
+  mrtc_data_channel_event_kind kind;
+  mrtc_data_channel_state state;
+  const uint8_t* data;
+  size_t len;
+  int binary;
+  uint64_t buffered_amount;
+} mrtc_data_channel_event;
+
+typedef void (*mrtc_data_channel_cb)(void* user_data, const mrtc_data_channel_event* event);
+
+/* `init` may be NULL (reliable, ordered). The observer is installed before the channel can
+ * open, so no event is missed. */
+mrtc_status mrtc_peer_create_data_channel(mrtc_peer* peer, mrtc_str label,
+                                          const mrtc_data_channel_init* init,
+                                          mrtc_data_channel_cb cb, void* user_data,
+                                          mrtc_data_channel** out);
+/* For channels from MRTC_EVENT_DATA_CHANNEL: messages received before this call are queued
+ * by WebRTC and delivered after it. Replaces any previous observer. */
+void mrtc_data_channel_set_observer(mrtc_data_channel* dc, mrtc_data_channel_cb cb, void* user_data);
+mrtc_status mrtc_data_channel_send(mrtc_data_channel* dc, const uint8_t* data, size_t len, int binary);
+uint64_t mrtc_data_channel_buffered_amount(mrtc_data_channel* dc);
+mrtc_data_channel_state mrtc_data_channel_state_get(mrtc_data_channel* dc);
+/* Label; valid until the channel is destroyed. */
+mrtc_str mrtc_data_channel_label(mrtc_data_channel* dc);
+int32_t mrtc_data_channel_id(mrtc_data_channel* dc);
+void mrtc_data_channel_close(mrtc_data_channel* dc);
+/* No observer callback runs after this returns. */
+void mrtc_data_channel_destroy(mrtc_data_channel* dc);
+
+/* ------------------------------------------------------------------ media */
+
+/* A local audio track fed by the factory's capture PCM (mrtc_factory_push_audio). */
+mrtc_status mrtc_peer_add_audio_track(mrtc_peer* peer, mrtc_str track_id, mrtc_str stream_id,
+                                      mrtc_audio_track** out);
+/* Disabled = muted: the track sends silence. */
+void mrtc_audio_track_set_enabled(mrtc_audio_track* track, int enabled);
+void mrtc_audio_track_destroy(mrtc_audio_track* track);
+
+typedef struct mrtc_i420_frame {
+  int32_t width;
+  int32_t height;
+  const uint8_t* y;
+  int32_t stride_y;
+  const uint8_t* u;
+  int32_t stride_u;
+  const uint8_t* v;
+  int32_t stride_v;
+  int64_t timestamp_us;
+} mrtc_i420_frame;
+
+typedef void (*mrtc_video_cb)(void* user_data, const mrtc_i420_frame* frame);
+
+mrtc_status mrtc_video_source_create(mrtc_factory* factory, mrtc_video_source** out);
+/* Copies the planes; timestamp_us 0 = now. */
+mrtc_status mrtc_video_source_push_i420(mrtc_video_source* source, const mrtc_i420_frame* frame);
+void mrtc_video_source_destroy(mrtc_video_source* source);
+
+mrtc_status mrtc_peer_add_video_track(mrtc_peer* peer, mrtc_video_source* source,
+                                      mrtc_str track_id, mrtc_str stream_id,
+                                      mrtc_video_track** out);
+void mrtc_video_track_set_enabled(mrtc_video_track* track, int enabled);
+void mrtc_video_track_destroy(mrtc_video_track* track);
+
+/* Remote tracks (from MRTC_EVENT_TRACK). Audio sinks get this track's decoded PCM (while
+ * the factory's device plays out); video sinks get decoded frames as I420. NULL cb removes
+ * the sink; no sink callback runs after that call or destroy returns. */
+mrtc_track_kind mrtc_remote_track_kind(mrtc_remote_track* track);
+/* Track id; valid until the track is destroyed. */
+mrtc_str mrtc_remote_track_id(mrtc_remote_track* track);
+mrtc_status mrtc_remote_track_set_audio_sink(mrtc_remote_track* track, mrtc_audio_cb cb, void* user_data);
+mrtc_status mrtc_remote_track_set_video_sink(mrtc_remote_track* track, mrtc_video_cb cb, void* user_data);
+void mrtc_remote_track_destroy(mrtc_remote_track* track);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOBILERTC_MRTC_H */
