@@ -11,7 +11,8 @@
  *    into channels).
  *  - one-shot completions (`mrtc_sdp_cb`, `mrtc_done_cb`, `mrtc_stats_cb`) run exactly once;
  *    if the peer is closed or destroyed first they run with MRTC_ERR_CLOSED before
- *    `mrtc_peer_destroy` returns, so their user_data can always be freed.
+ *    `mrtc_peer_destroy` returns, so their user_data can always be freed. A function that
+ *    takes a completion and returns anything but MRTC_OK never calls it.
  */
 #ifndef MOBILERTC_MRTC_H
 #define MOBILERTC_MRTC_H
@@ -193,7 +194,8 @@ mrtc_status mrtc_peer_add_ice_candidate(mrtc_peer* peer, mrtc_str sdp_mid, int32
 mrtc_status mrtc_peer_get_stats(mrtc_peer* peer, mrtc_stats_cb cb, void* user_data);
 
 mrtc_signaling_state mrtc_peer_signaling_state(mrtc_peer* peer);
-mrtc_peer_connection_state mrtc_peer_connection_state(mrtc_peer* peer);
+/* `_get`: C and C++ reject a function named like the mrtc_peer_connection_state type. */
+mrtc_peer_connection_state mrtc_peer_connection_state_get(mrtc_peer* peer);
 
 /* ------------------------------------------------------------------ data channels */
 
