@@ -1,0 +1,300 @@
+//! Data channels (SCTP over DTLS): text and binary messages.
+
+use std::ffi::c_void;
+use std::ptr::NonNull;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use webrtc_sys as sys;
+
+use crate::error::{check, Error, Result};
+use crate::factory::FactoryInner;
+use crate::ffi::{guard, mstr, owned, raw};
+use crate::peer::PeerConnection;
+
+/// Options for [`PeerConnection::create_data_channel`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataChannelInit {
+    /// Deliver in order (default true).
+    pub ordered: bool,
+    /// Partial reliability: give up after this many retransmissions.
+    pub max_retransmits: Option<u16>,
+    /// Partial reliability: give up after this many milliseconds.
+    pub max_packet_life_time_ms: Option<u16>,
+    /// Application sub-protocol name.
+    pub protocol: String,
+    /// Negotiated out of band with this stream id (no in-band open handshake).
+    pub negotiated_id: Option<u16>,
+}
+
+impl Default for DataChannelInit {
+    fn default() -> Self {
+        DataChannelInit {
+            ordered: true,
+            max_retransmits: None,
+            max_packet_life_time_ms: None,
+            protocol: String::new(),
+            negotiated_id: None,
+        }
+    }
+}
+
+/// RTCDataChannelState.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataChannelState {
+    /// Opening.
+    Connecting,
+    /// Messages can be sent.
+    Open,
+    /// Closing.
+    Closing,
+    /// Closed.
+    Closed,
+}
+
+impl DataChannelState {
+    fn from_raw(value: u32) -> DataChannelState {
+        match value {
+            0 => DataChannelState::Connecting,
+            1 => DataChannelState::Open,
+            2 => DataChannelState::Closing,
+            _ => DataChannelState::Closed,
+        }
+    }
+}
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (invalid UTF-8 is replaced, as browsers do).
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+/// Something that happened on a data channel, delivered from WebRTC's network thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataChannelEvent {
+    /// The channel opened: sending is possible.
+    Open,
+    /// The channel is closing.
+    Closing,
+    /// The channel closed (the receiver disconnects when the channel handle is dropped).
+    Closed,
+    /// A message arrived.
+    Message(Message),
+    /// Bytes queued for sending changed to this amount (use it to pace large transfers).
+    BufferedAmount(u64),
+}
+
+/// The data channel observer's user_data: leaked into the shim, reclaimed after
+/// `mrtc_data_channel_destroy` returns (no callback runs after that).
+struct DcObserver {
+    tx: Sender<DataChannelEvent>,
+}
+
+/// A data channel. Drop closes and frees it; no event is sent after the drop.
+///
+/// `Send + Sync`: the shim's data channel entry points go through libwebrtc's thread-safe
+/// DataChannel proxy (send, state and buffered amount may be called from any thread).
+pub struct DataChannel {
+    raw: NonNull<sys::mrtc_data_channel>,
+    observer: *mut DcObserver,
+    label: String,
+    // The factory must outlive the channel (its threads run the channel).
+    _factory: Arc<FactoryInner>,
+}
+
+// SAFETY: see the type's docs; the observer pointer is only used by the shim's callbacks
+// and freed in Drop after destroy.
+unsafe impl Send for DataChannel {}
+unsafe impl Sync for DataChannel {}
+
+impl std::fmt::Debug for DataChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataChannel")
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+fn opt(value: Option<u16>) -> i32 {
+    value.map_or(-1, i32::from)
+}
+
+impl DataChannel {
+    pub(crate) fn create(
+        peer: &PeerConnection,
+        factory: &Arc<FactoryInner>,
+        label: &str,
+        init: Option<&DataChannelInit>,
+    ) -> Result<(DataChannel, Receiver<DataChannelEvent>)> {
+        let raw_init = init.map(|i| sys::mrtc_data_channel_init {
+            ordered: i.ordered.into(),
+            max_retransmits: opt(i.max_retransmits),
+            max_packet_life_time_ms: opt(i.max_packet_life_time_ms),
+            protocol: mstr(&i.protocol),
+            negotiated: i.negotiated_id.is_some().into(),
+            id: opt(i.negotiated_id),
+        });
+        let (tx, rx) = channel();
+        let observer = Box::into_raw(Box::new(DcObserver { tx }));
+        let mut out = std::ptr::null_mut();
+        // SAFETY: pointers valid for the call; observer lives until after destroy.
+        let status = unsafe {
+            sys::mrtc_peer_create_data_channel(
+                peer.raw(),
+                mstr(label),
+                raw_init
+                    .as_ref()
+                    .map_or(std::ptr::null(), |i| i as *const _),
+                Some(dc_event_cb),
+                observer.cast(),
+                &mut out,
+            )
+        };
+        let result = check("create_data_channel", raw!(status), String::new()).and_then(|()| {
+            NonNull::new(out).ok_or_else(|| Error::Shim {
+                op: "create_data_channel",
+                code: crate::ErrorCode::Internal,
+                message: "shim returned a null data channel".into(),
+            })
+        });
+        match result {
+            Ok(raw) => Ok((
+                DataChannel {
+                    raw,
+                    observer,
+                    label: label.to_owned(),
+                    _factory: factory.clone(),
+                },
+                rx,
+            )),
+            Err(e) => {
+                // SAFETY: no channel was created, nothing refers to the observer.
+                drop(unsafe { Box::from_raw(observer) });
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes ownership of a channel the remote side opened and installs our observer
+    /// (messages that arrived before are queued by WebRTC and delivered now).
+    pub(crate) fn adopt(
+        raw: NonNull<sys::mrtc_data_channel>,
+        factory: &Arc<FactoryInner>,
+    ) -> (DataChannel, Receiver<DataChannelEvent>) {
+        let (tx, rx) = channel();
+        let observer = Box::into_raw(Box::new(DcObserver { tx }));
+        // SAFETY: we own the channel; observer lives until after destroy.
+        unsafe {
+            sys::mrtc_data_channel_set_observer(raw.as_ptr(), Some(dc_event_cb), observer.cast())
+        };
+        // SAFETY: the label stays valid until destroy; copied now.
+        let label = unsafe { owned(sys::mrtc_data_channel_label(raw.as_ptr())) };
+        (
+            DataChannel {
+                raw,
+                observer,
+                label,
+                _factory: factory.clone(),
+            },
+            rx,
+        )
+    }
+
+    /// The channel's label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The SCTP stream id (`None` until negotiated).
+    pub fn id(&self) -> Option<u16> {
+        // SAFETY: live channel.
+        let id = unsafe { sys::mrtc_data_channel_id(self.raw.as_ptr()) };
+        u16::try_from(id).ok()
+    }
+
+    /// The current state.
+    pub fn state(&self) -> DataChannelState {
+        // SAFETY: live channel.
+        DataChannelState::from_raw(raw!(unsafe {
+            sys::mrtc_data_channel_state_get(self.raw.as_ptr())
+        }))
+    }
+
+    /// Bytes queued for sending but not yet handed to SCTP.
+    pub fn buffered_amount(&self) -> u64 {
+        // SAFETY: live channel.
+        unsafe { sys::mrtc_data_channel_buffered_amount(self.raw.as_ptr()) }
+    }
+
+    fn send(&self, op: &'static str, data: &[u8], binary: bool) -> Result<()> {
+        // SAFETY: live channel; the shim copies the data before returning.
+        let status = unsafe {
+            sys::mrtc_data_channel_send(self.raw.as_ptr(), data.as_ptr(), data.len(), binary.into())
+        };
+        check(op, raw!(status), String::new())
+    }
+
+    /// Sends a text message. Fails with [`ErrorCode::BufferFull`](crate::ErrorCode) when
+    /// WebRTC's send buffer (16 MiB) is full, and with `Closed` unless the channel is open.
+    pub fn send_text(&self, text: &str) -> Result<()> {
+        self.send("send_text", text.as_bytes(), false)
+    }
+
+    /// Sends a binary message (see [`send_text`](Self::send_text) for errors).
+    pub fn send_binary(&self, data: &[u8]) -> Result<()> {
+        self.send("send_binary", data, true)
+    }
+
+    /// Starts the closing handshake (idempotent). Dropping the handle also closes.
+    pub fn close(&self) {
+        // SAFETY: live channel.
+        unsafe { sys::mrtc_data_channel_close(self.raw.as_ptr()) };
+    }
+}
+
+impl Drop for DataChannel {
+    fn drop(&mut self) {
+        // SAFETY: we own the channel; no observer callback runs after destroy returns.
+        unsafe { sys::mrtc_data_channel_destroy(self.raw.as_ptr()) };
+        // SAFETY: leaked in create/adopt, reclaimed only here.
+        drop(unsafe { Box::from_raw(self.observer) });
+    }
+}
+
+unsafe extern "C" fn dc_event_cb(
+    user_data: *mut c_void,
+    event: *const sys::mrtc_data_channel_event,
+) {
+    guard(|| {
+        // SAFETY: live observer (freed only after destroy); event valid during the call.
+        let observer = &*user_data.cast::<DcObserver>();
+        let event = &*event;
+        let ev = match raw!(event.kind) {
+            0 => match DataChannelState::from_raw(raw!(event.state)) {
+                // The initial state is not news.
+                DataChannelState::Connecting => return,
+                DataChannelState::Open => DataChannelEvent::Open,
+                DataChannelState::Closing => DataChannelEvent::Closing,
+                DataChannelState::Closed => DataChannelEvent::Closed,
+            },
+            1 => {
+                let data = if event.data.is_null() {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(event.data, event.len)
+                };
+                DataChannelEvent::Message(if event.binary != 0 {
+                    Message::Binary(data.to_vec())
+                } else {
+                    Message::Text(String::from_utf8_lossy(data).into_owned())
+                })
+            }
+            2 => DataChannelEvent::BufferedAmount(event.buffered_amount),
+            _ => return,
+        };
+        let _ = observer.tx.send(ev);
+    });
+}

@@ -1,0 +1,159 @@
+//! Glue to the generated bindings: string conversion, status mapping and the trampolines
+//! that turn the shim's one-shot C callbacks into Rust closures.
+//!
+//! webrtc-sys keeps C enums as integers with C-named constants (`MRTC_SDP_OFFER`); what
+//! depends on that spelling lives here, and incoming enum values are matched numerically
+//! (their values are the header's ABI).
+
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use webrtc_sys as sys;
+
+use crate::error::{check, Result};
+use crate::peer::{IceTransportPolicy, SdpType, SessionDescription};
+
+/// Borrows a Rust string as an `mrtc_str`; valid as long as `s` is.
+pub(crate) fn mstr(s: &str) -> sys::mrtc_str {
+    sys::mrtc_str {
+        ptr: s.as_ptr().cast(),
+        len: s.len(),
+    }
+}
+
+/// Copies an `mrtc_str` handed to us by the shim (valid only during the callback).
+///
+/// # Safety
+/// `s.ptr` must be null or point to `s.len` readable bytes.
+pub(crate) unsafe fn owned(s: sys::mrtc_str) -> String {
+    if s.ptr.is_null() || s.len == 0 {
+        return String::new();
+    }
+    let bytes = std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len);
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Numeric value of any header enum, whatever Rust type bindgen gave it.
+macro_rules! raw {
+    ($e:expr) => {
+        ($e) as u32
+    };
+}
+pub(crate) use raw;
+
+pub(crate) fn sdp_type_to_sys(kind: SdpType) -> sys::mrtc_sdp_type {
+    match kind {
+        SdpType::Offer => sys::MRTC_SDP_OFFER,
+        SdpType::Pranswer => sys::MRTC_SDP_PRANSWER,
+        SdpType::Answer => sys::MRTC_SDP_ANSWER,
+        SdpType::Rollback => sys::MRTC_SDP_ROLLBACK,
+    }
+}
+
+pub(crate) fn policy_to_sys(policy: IceTransportPolicy) -> sys::mrtc_ice_transport_policy {
+    match policy {
+        IceTransportPolicy::All => sys::MRTC_ICE_TRANSPORT_ALL,
+        IceTransportPolicy::Relay => sys::MRTC_ICE_TRANSPORT_RELAY,
+    }
+}
+
+/// Runs a callback body, swallowing a panic: unwinding into C++ is undefined behaviour,
+/// and a panicking user closure must not take WebRTC's thread down with it.
+pub(crate) fn guard(f: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(f));
+}
+
+// ------------------------------------------------------------------ one-shot completions
+
+/// A completion's user_data: boxed, leaked into the shim, reclaimed exactly once, either by
+/// the trampoline (the shim runs every accepted completion exactly once, with
+/// `MRTC_ERR_CLOSED` at the latest when the peer is destroyed) or by [`start`] when the
+/// shim refused the call (then it never runs the callback).
+pub(crate) struct Completion<T> {
+    op: &'static str,
+    f: Box<dyn FnOnce(Result<T>) + Send>,
+}
+
+impl<T> Completion<T> {
+    pub(crate) fn new(op: &'static str, f: impl FnOnce(Result<T>) + Send + 'static) -> Self {
+        Completion { op, f: Box::new(f) }
+    }
+
+    fn finish(self, result: Result<T>) {
+        let f = self.f;
+        guard(move || f(result));
+    }
+}
+
+/// Starts an asynchronous shim call. `call` gets the user_data pointer and returns the
+/// shim's immediate status; on refusal the closure is called with the error right away, so
+/// the caller's closure runs exactly once either way.
+pub(crate) fn start<T>(completion: Completion<T>, call: impl FnOnce(*mut c_void) -> u32) {
+    let op = completion.op;
+    let user_data = Box::into_raw(Box::new(completion));
+    let status = call(user_data.cast());
+    if let Err(e) = check(op, status, String::new()) {
+        // SAFETY: the shim refused the call, so it did not keep `user_data` and will not
+        // run the callback: this is the only reclaim.
+        let completion = unsafe { Box::from_raw(user_data) };
+        completion.finish(Err(e));
+    }
+}
+
+/// Blocks on a completion-based operation; the thread-per-peer style the crate is built for.
+pub(crate) fn block_on<T: Send + 'static>(
+    begin: impl FnOnce(Box<dyn FnOnce(Result<T>) + Send>),
+) -> Result<T> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    begin(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    // The shim runs every completion exactly once (at the latest with MRTC_ERR_CLOSED when
+    // the peer is destroyed), so the sender is either used or dropped: recv cannot hang
+    // unless the shim breaks its contract.
+    rx.recv().unwrap_or_else(|_| {
+        Err(crate::Error::Shim {
+            op: "completion",
+            code: crate::ErrorCode::Internal,
+            message: "the shim dropped a completion without running it".into(),
+        })
+    })
+}
+
+pub(crate) unsafe extern "C" fn done_cb(
+    user_data: *mut c_void,
+    status: sys::mrtc_status,
+    error: sys::mrtc_str,
+) {
+    // SAFETY: user_data is the Box leaked by `start`; the shim runs this exactly once.
+    let completion = Box::from_raw(user_data.cast::<Completion<()>>());
+    let result = check(completion.op, raw!(status), owned(error));
+    completion.finish(result);
+}
+
+pub(crate) unsafe extern "C" fn sdp_cb(
+    user_data: *mut c_void,
+    status: sys::mrtc_status,
+    kind: sys::mrtc_sdp_type,
+    sdp: sys::mrtc_str,
+    error: sys::mrtc_str,
+) {
+    // SAFETY: as in `done_cb`.
+    let completion = Box::from_raw(user_data.cast::<Completion<SessionDescription>>());
+    let result = check(completion.op, raw!(status), owned(error)).map(|()| SessionDescription {
+        kind: SdpType::from_raw(raw!(kind)),
+        sdp: owned(sdp),
+    });
+    completion.finish(result);
+}
+
+pub(crate) unsafe extern "C" fn stats_cb(
+    user_data: *mut c_void,
+    status: sys::mrtc_status,
+    json: sys::mrtc_str,
+) {
+    // SAFETY: as in `done_cb`.
+    let completion = Box::from_raw(user_data.cast::<Completion<String>>());
+    let result = check(completion.op, raw!(status), String::new()).map(|()| owned(json));
+    completion.finish(result);
+}

@@ -1,0 +1,76 @@
+//! Safe Rust API over libwebrtc's native PeerConnection API, through the `mrtc_` C shim
+//! of `webrtc-sys`.
+//!
+//! * [`Factory`] owns WebRTC's threads and an audio device fed from Rust
+//!   ([`Factory::push_audio`], [`Factory::playout_frames`]).
+//! * [`PeerConnection`] negotiates (blocking calls, or `*_with` callbacks) and reports
+//!   [`PeerEvent`]s through a `std::sync::mpsc::Receiver`: one thread per peer reading
+//!   that receiver is the intended driving model; no async runtime is involved.
+//! * [`DataChannel`], [`AudioTrack`], [`VideoSource`]/[`VideoTrack`], [`RemoteTrack`]
+//!   carry data and media; [`Stats`] summarises the stats report.
+//!
+//! # Ownership and threads
+//!
+//! Every handle owns one shim object and destroys it on drop; the shim guarantees that no
+//! callback of an object runs after its destroy returns, so the boxed state a callback
+//! uses is freed right after. Children hold the factory alive (`Arc`), so any drop order is
+//! safe. Callbacks run on WebRTC's threads and only copy data into channels: they never
+//! block and never run application code (except the `*_with` completion closures, which
+//! must not block either).
+//!
+//! All handles are `Send + Sync`: the shim reaches libwebrtc through its thread-safe
+//! proxies (PeerConnection, DataChannel, tracks), which marshal every call to WebRTC's
+//! signaling thread.
+
+mod data_channel;
+mod error;
+mod factory;
+mod ffi;
+mod media;
+mod peer;
+mod stats;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use data_channel::{DataChannel, DataChannelEvent, DataChannelInit, DataChannelState, Message};
+pub use error::{Error, ErrorCode, Result};
+pub use factory::{Factory, FactoryConfig, AUDIO_QUEUE_CHUNKS};
+pub use media::{
+    AudioFrame, AudioTrack, I420Frame, RemoteTrack, TrackKind, VideoSource, VideoTrack,
+    VIDEO_QUEUE_FRAMES,
+};
+pub use peer::{
+    IceCandidate, IceConnectionState, IceGatheringState, IceServer, IceTransportPolicy,
+    PeerConnection, PeerConnectionConfig, PeerConnectionState, PeerEvent, SdpType,
+    SessionDescription, SignalingState,
+};
+pub use stats::{
+    Candidate, CandidatePair, CandidateType, DataChannelStats, InboundRtp, OutboundRtp, Stats,
+};
+
+/// The libwebrtc milestone the shim was compiled against (e.g. 110).
+pub fn webrtc_milestone() -> u32 {
+    // SAFETY: no arguments, no state.
+    unsafe { webrtc_sys::mrtc_webrtc_milestone() }
+}
+
+/// libwebrtc's log verbosity (written to stderr by libwebrtc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Everything.
+    Verbose = 0,
+    /// Informational and above.
+    Info = 1,
+    /// Warnings and errors.
+    Warning = 2,
+    /// Errors only.
+    Error = 3,
+    /// Nothing (the default).
+    None = 4,
+}
+
+/// Sets libwebrtc's log verbosity (process-wide).
+pub fn set_log_level(level: LogLevel) {
+    // SAFETY: plain setter.
+    unsafe { webrtc_sys::mrtc_set_log_level(level as i32) };
+}
