@@ -1,0 +1,308 @@
+// Audio and video: local tracks fed from the app, remote tracks with sinks.
+#include "api/video/video_frame_buffer.h"
+#include "rtc_base/time_utils.h"
+
+#include "mrtc_internal.h"
+#include "peer_internal.h"
+
+#if MRTC_WEBRTC_MILESTONE >= 128
+#include <optional>
+#define MRTC_OPTIONAL std::optional
+#else
+#define MRTC_OPTIONAL absl::optional
+#endif
+
+namespace mrtc {
+
+// Local video: frames pushed by the app, adapted (downscaled/dropped) as the encoder asks.
+class VideoSource : public rtcx::AdaptedVideoTrackSource {
+ public:
+  bool is_screencast() const override { return false; }
+  MRTC_OPTIONAL<bool> needs_denoising() const override { return false; }
+  SourceState state() const override { return kLive; }
+  bool remote() const override { return false; }
+
+  void Push(const mrtc_i420_frame& f) {
+    const int64_t ts = f.timestamp_us ? f.timestamp_us : rtcx::TimeMicros();
+    int adapted_w, adapted_h, crop_w, crop_h, crop_x, crop_y;
+    if (!AdaptFrame(f.width, f.height, ts, &adapted_w, &adapted_h, &crop_w, &crop_h, &crop_x,
+                    &crop_y)) {
+      return;  // the adapter drops this frame (frame-rate limit)
+    }
+    rtcx::scoped_refptr<webrtc::VideoFrameBuffer> buffer = webrtc::I420Buffer::Copy(
+        f.width, f.height, f.y, f.stride_y, f.u, f.stride_u, f.v, f.stride_v);
+    if (adapted_w != f.width || adapted_h != f.height) {
+      buffer = buffer->CropAndScale(crop_x, crop_y, crop_w, crop_h, adapted_w, adapted_h);
+    }
+    OnFrame(webrtc::VideoFrame::Builder()
+                .set_video_frame_buffer(buffer)
+                .set_timestamp_us(ts)
+                .set_rotation(webrtc::kVideoRotation_0)
+                .build());
+  }
+};
+
+// Remote audio of one track, as delivered by WebRTC while the device plays out.
+class AudioSink : public webrtc::AudioTrackSinkInterface {
+ public:
+  void Set(mrtc_audio_cb cb, void* user_data) {
+    std::lock_guard<std::mutex> lock(mu_);
+    cb_ = cb;
+    user_data_ = user_data;
+  }
+  void OnData(const void* audio_data, int bits_per_sample, int sample_rate,
+              size_t number_of_channels, size_t number_of_frames) override {
+    if (bits_per_sample != 16 || !audio_data) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cb_) {
+      cb_(user_data_, static_cast<const int16_t*>(audio_data), number_of_frames,
+          static_cast<uint32_t>(sample_rate), static_cast<uint32_t>(number_of_channels));
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  mrtc_audio_cb cb_ = nullptr;
+  void* user_data_ = nullptr;
+};
+
+class VideoSink : public rtcx::VideoSinkInterface<webrtc::VideoFrame> {
+ public:
+  void Set(mrtc_video_cb cb, void* user_data) {
+    std::lock_guard<std::mutex> lock(mu_);
+    cb_ = cb;
+    user_data_ = user_data;
+  }
+  void OnFrame(const webrtc::VideoFrame& frame) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!cb_) return;
+    auto i420 = frame.video_frame_buffer()->ToI420();
+    if (!i420) return;
+    mrtc_i420_frame f{};
+    f.width = i420->width();
+    f.height = i420->height();
+    f.y = i420->DataY();
+    f.stride_y = i420->StrideY();
+    f.u = i420->DataU();
+    f.stride_u = i420->StrideU();
+    f.v = i420->DataV();
+    f.stride_v = i420->StrideV();
+    f.timestamp_us = frame.timestamp_us();
+    cb_(user_data_, &f);
+  }
+
+ private:
+  std::mutex mu_;
+  mrtc_video_cb cb_ = nullptr;
+  void* user_data_ = nullptr;
+};
+
+mrtc_remote_track* NewRemoteTrackHandle(
+    mrtc_factory* factory, rtcx::scoped_refptr<webrtc::MediaStreamTrackInterface> track) {
+  auto h = std::make_unique<mrtc_remote_track>();
+  h->factory = factory;
+  h->kind = track->kind() == webrtc::MediaStreamTrackInterface::kVideoKind ? MRTC_TRACK_VIDEO
+                                                                          : MRTC_TRACK_AUDIO;
+  h->id = track->id();
+  h->track = std::move(track);
+  return h.release();
+}
+
+// Ends a local track's handle. The track stays in its sender (and keeps sending) until the
+// peer connection closes; set_enabled(0) is how the app mutes it.
+template <typename Track>
+struct LocalTrack {
+  rtcx::scoped_refptr<Track> track;
+  rtcx::scoped_refptr<webrtc::RtpSenderInterface> sender;
+};
+
+}  // namespace mrtc
+
+mrtc_remote_track::~mrtc_remote_track() = default;
+
+struct mrtc_audio_track : mrtc::LocalTrack<webrtc::AudioTrackInterface> {};
+struct mrtc_video_track : mrtc::LocalTrack<webrtc::VideoTrackInterface> {};
+struct mrtc_video_source {
+  rtcx::scoped_refptr<mrtc::VideoSource> source;
+};
+
+using mrtc::Guard;
+using mrtc::GuardVoid;
+
+namespace {
+
+// AddTrack + error mapping shared by audio and video.
+template <typename Handle, typename TrackPtr>
+mrtc_status AddTrack(mrtc_peer* peer, TrackPtr track, mrtc_str stream_id, Handle** out) {
+  auto pc = peer->shared->Pc();
+  if (!pc || peer->shared->closed) return MRTC_ERR_CLOSED;
+  std::vector<std::string> streams;
+  if (stream_id.len) streams.push_back(mrtc::ToString(stream_id));
+  auto result = pc->AddTrack(track, streams);
+  if (!result.ok()) {
+    RTC_LOG(LS_WARNING) << "mrtc: AddTrack: " << result.error().message();
+    const mrtc_status s = mrtc::StatusFromError(result.error());
+    return s == MRTC_OK ? MRTC_ERR_INTERNAL : s;
+  }
+  auto h = std::make_unique<Handle>();
+  h->track = std::move(track);
+  h->sender = result.MoveValue();
+  *out = h.release();
+  return MRTC_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+mrtc_status mrtc_peer_add_audio_track(mrtc_peer* peer, mrtc_str track_id, mrtc_str stream_id,
+                                      mrtc_audio_track** out) {
+  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
+    if (!peer || !out) return MRTC_ERR_INVALID_ARGUMENT;
+    *out = nullptr;
+    mrtc_factory* f = peer->factory;
+    rtcx::scoped_refptr<webrtc::AudioSourceInterface> source;
+    {
+      // The device's capture feeds every sending audio stream; one source serves all tracks.
+      std::lock_guard<std::mutex> lock(f->audio_source_mu);
+      if (!f->audio_source) f->audio_source = f->pcf->CreateAudioSource(cricket::AudioOptions());
+      source = f->audio_source;
+    }
+    if (!source) return MRTC_ERR_INTERNAL;
+    auto track = f->pcf->CreateAudioTrack(mrtc::ToString(track_id), source.get());
+    if (!track) return MRTC_ERR_INTERNAL;
+    return AddTrack(peer, std::move(track), stream_id, out);
+  });
+}
+
+void mrtc_audio_track_set_enabled(mrtc_audio_track* track, int enabled) {
+  GuardVoid([&] {
+    if (track) track->track->set_enabled(enabled != 0);
+  });
+}
+
+void mrtc_audio_track_destroy(mrtc_audio_track* track) {
+  GuardVoid([&] { delete track; });
+}
+
+mrtc_status mrtc_video_source_create(mrtc_factory* factory, mrtc_video_source** out) {
+  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
+    if (!factory || !out) return MRTC_ERR_INVALID_ARGUMENT;
+    auto h = std::make_unique<mrtc_video_source>();
+    h->source = rtcx::make_ref_counted<mrtc::VideoSource>();
+    *out = h.release();
+    return MRTC_OK;
+  });
+}
+
+mrtc_status mrtc_video_source_push_i420(mrtc_video_source* source, const mrtc_i420_frame* f) {
+  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
+    if (!source || !f || f->width <= 0 || f->height <= 0 || !f->y || !f->u || !f->v) {
+      return MRTC_ERR_INVALID_ARGUMENT;
+    }
+    const int chroma_w = (f->width + 1) / 2;
+    if (f->stride_y < f->width || f->stride_u < chroma_w || f->stride_v < chroma_w) {
+      return MRTC_ERR_INVALID_ARGUMENT;
+    }
+    source->source->Push(*f);
+    return MRTC_OK;
+  });
+}
+
+void mrtc_video_source_destroy(mrtc_video_source* source) {
+  GuardVoid([&] { delete source; });
+}
+
+mrtc_status mrtc_peer_add_video_track(mrtc_peer* peer, mrtc_video_source* source,
+                                      mrtc_str track_id, mrtc_str stream_id,
+                                      mrtc_video_track** out) {
+  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
+    if (!peer || !source || !out) return MRTC_ERR_INVALID_ARGUMENT;
+    *out = nullptr;
+#if MRTC_VIDEO_TRACK_REFPTR_FIRST
+    auto track = peer->factory->pcf->CreateVideoTrack(source->source, mrtc::ToString(track_id));
+#else
+    auto track = peer->factory->pcf->CreateVideoTrack(mrtc::ToString(track_id),
+                                                      source->source.get());
+#endif
+    if (!track) return MRTC_ERR_INTERNAL;
+    return AddTrack(peer, std::move(track), stream_id, out);
+  });
+}
+
+void mrtc_video_track_set_enabled(mrtc_video_track* track, int enabled) {
+  GuardVoid([&] {
+    if (track) track->track->set_enabled(enabled != 0);
+  });
+}
+
+void mrtc_video_track_destroy(mrtc_video_track* track) {
+  GuardVoid([&] { delete track; });
+}
+
+mrtc_track_kind mrtc_remote_track_kind(mrtc_remote_track* track) {
+  return track ? track->kind : MRTC_TRACK_AUDIO;
+}
+
+mrtc_str mrtc_remote_track_id(mrtc_remote_track* track) {
+  return track ? mrtc::Str(track->id) : mrtc_str{nullptr, 0};
+}
+
+mrtc_status mrtc_remote_track_set_audio_sink(mrtc_remote_track* track, mrtc_audio_cb cb,
+                                             void* user_data) {
+  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
+    if (!track || track->kind != MRTC_TRACK_AUDIO) return MRTC_ERR_INVALID_ARGUMENT;
+    auto* audio = static_cast<webrtc::AudioTrackInterface*>(track->track.get());
+    if (!cb) {
+      if (track->audio_sink) {
+        track->audio_sink->Set(nullptr, nullptr);  // waits for a running callback
+        audio->RemoveSink(track->audio_sink.get());
+        track->audio_sink.reset();
+      }
+      return MRTC_OK;
+    }
+    if (track->audio_sink) {
+      track->audio_sink->Set(cb, user_data);
+      return MRTC_OK;
+    }
+    track->audio_sink = std::make_unique<mrtc::AudioSink>();
+    track->audio_sink->Set(cb, user_data);
+    audio->AddSink(track->audio_sink.get());
+    return MRTC_OK;
+  });
+}
+
+mrtc_status mrtc_remote_track_set_video_sink(mrtc_remote_track* track, mrtc_video_cb cb,
+                                             void* user_data) {
+  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
+    if (!track || track->kind != MRTC_TRACK_VIDEO) return MRTC_ERR_INVALID_ARGUMENT;
+    auto* video = static_cast<webrtc::VideoTrackInterface*>(track->track.get());
+    if (!cb) {
+      if (track->video_sink) {
+        track->video_sink->Set(nullptr, nullptr);
+        video->RemoveSink(track->video_sink.get());
+        track->video_sink.reset();
+      }
+      return MRTC_OK;
+    }
+    if (track->video_sink) {
+      track->video_sink->Set(cb, user_data);
+      return MRTC_OK;
+    }
+    track->video_sink = std::make_unique<mrtc::VideoSink>();
+    track->video_sink->Set(cb, user_data);
+    video->AddOrUpdateSink(track->video_sink.get(), rtcx::VideoSinkWants());
+    return MRTC_OK;
+  });
+}
+
+void mrtc_remote_track_destroy(mrtc_remote_track* track) {
+  GuardVoid([&] {
+    if (!track) return;
+    std::unique_ptr<mrtc_remote_track> owned(track);
+    mrtc_remote_track_set_audio_sink(track, nullptr, nullptr);
+    mrtc_remote_track_set_video_sink(track, nullptr, nullptr);
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,138 @@
+// Internal to the shim: libwebrtc includes, the milestone switches, and the handle structs
+// shared between the .cc files. Nothing here is seen by bindgen.
+#ifndef MOBILERTC_MRTC_INTERNAL_H
+#define MOBILERTC_MRTC_INTERNAL_H
+
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "api/audio_codecs/builtin_audio_decoder_factory.h"
+#include "api/audio_codecs/builtin_audio_encoder_factory.h"
+#include "api/create_peerconnection_factory.h"
+#include "api/data_channel_interface.h"
+#include "api/jsep.h"
+#include "api/media_stream_interface.h"
+#include "api/peer_connection_interface.h"
+#include "api/scoped_refptr.h"
+#include "api/stats/rtc_stats_collector_callback.h"
+#include "api/stats/rtc_stats_report.h"
+#include "api/task_queue/default_task_queue_factory.h"
+#include "api/video/i420_buffer.h"
+#include "api/video/video_frame.h"
+#include "api/video/video_sink_interface.h"
+#include "api/video_codecs/builtin_video_decoder_factory.h"
+#include "api/video_codecs/builtin_video_encoder_factory.h"
+#include "media/base/adapted_video_track_source.h"
+#include "modules/audio_device/include/test_audio_device.h"
+#include "rtc_base/logging.h"
+#include "rtc_base/ref_counted_object.h"
+#include "rtc_base/ssl_adapter.h"
+#include "rtc_base/thread.h"
+
+#include "mrtc.h"
+
+// ---------------------------------------------------------------- milestone switches
+//
+// MRTC_WEBRTC_MILESTONE comes from the SDK manifest (webrtc.milestone) via build.rs. Only the
+// API differences the shim touches are switched here; keep this list short.
+#ifndef MRTC_WEBRTC_MILESTONE
+#error "MRTC_WEBRTC_MILESTONE must be defined (build.rs passes the manifest's webrtc.milestone)"
+#endif
+
+// Upstream moved rtc:: (Thread, scoped_refptr, AdaptedVideoTrackSource, LogMessage,
+// CopyOnWriteBuffer, …) into webrtc:: during 2025 (≈M134-M137; the rtc:: aliases were then
+// removed). `rtcx::` names whichever namespace holds them.
+#if MRTC_WEBRTC_MILESTONE >= 136
+namespace rtcx = ::webrtc;
+#else
+namespace rtcx = ::rtc;
+#endif
+
+// DataChannelInterface::Send(buffer) -> bool was deprecated for SendAsync (≈M117); the
+// synchronous buffer-full answer then comes from max_send_queue_size().
+#define MRTC_HAS_SEND_ASYNC (MRTC_WEBRTC_MILESTONE >= 120)
+// CreateVideoTrack(label, source*) was replaced by CreateVideoTrack(scoped_refptr, label).
+#define MRTC_VIDEO_TRACK_REFPTR_FIRST (MRTC_WEBRTC_MILESTONE >= 118)
+
+namespace mrtc {
+
+// Every C entry point runs its body through Guard so that no C++ exception crosses the C ABI
+// (the shim is compiled with exceptions even when libwebrtc is not: std::bad_alloc from our
+// own containers is the realistic case).
+template <typename R, typename F>
+R Guard(R on_error, F&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    RTC_LOG(LS_ERROR) << "mrtc: C++ exception at the C boundary: " << e.what();
+  } catch (...) {
+    RTC_LOG(LS_ERROR) << "mrtc: unknown C++ exception at the C boundary";
+  }
+  return on_error;
+}
+
+template <typename F>
+void GuardVoid(F&& body) noexcept {
+  Guard(0, [&] {
+    body();
+    return 0;
+  });
+}
+
+inline std::string ToString(mrtc_str s) {
+  return s.ptr && s.len ? std::string(s.ptr, s.len) : std::string();
+}
+inline mrtc_str Str(const std::string& s) { return mrtc_str{s.data(), s.size()}; }
+
+// Defined in a shim TU and never called: its mangled name carries the C++ standard library
+// namespace (std::__cxx11 / std::__Cr / std::__ndk1) that build.rs's ABI check looks for.
+std::string AbiProbe(const std::string& s);
+
+// The app-fed audio device: a bounded capture queue filled by mrtc_factory_push_audio and a
+// playout callback receiving the mixed remote audio. Shared by the device's Capturer and
+// Renderer (which run on the device's task queue) and the factory handle.
+class AudioBridge {
+ public:
+  AudioBridge(int sample_rate, int channels) : sample_rate_(sample_rate), channels_(channels) {}
+  int sample_rate() const { return sample_rate_; }
+  int channels() const { return channels_; }
+
+  void Push(const int16_t* pcm, size_t frames);
+  // Fills `out` with `samples` interleaved samples, silence where the queue runs dry.
+  void Pull(int16_t* out, size_t samples);
+  void SetPlayout(mrtc_audio_cb cb, void* user_data);
+  void Render(const int16_t* pcm, size_t samples);
+
+ private:
+  const int sample_rate_;
+  const int channels_;
+  std::mutex capture_mu_;
+  std::deque<int16_t> capture_;
+  // Held while the playout callback runs, so clearing the callback waits for a running one.
+  std::mutex playout_mu_;
+  mrtc_audio_cb playout_cb_ = nullptr;
+  void* playout_user_data_ = nullptr;
+};
+
+}  // namespace mrtc
+
+struct mrtc_factory {
+  std::unique_ptr<rtcx::Thread> network;
+  std::unique_ptr<rtcx::Thread> worker;
+  std::unique_ptr<rtcx::Thread> signaling;
+  std::unique_ptr<webrtc::TaskQueueFactory> task_queue_factory;
+  std::shared_ptr<mrtc::AudioBridge> audio;
+  rtcx::scoped_refptr<webrtc::AudioDeviceModule> adm;
+  rtcx::scoped_refptr<webrtc::PeerConnectionFactoryInterface> pcf;
+  // One audio source for every local audio track: the device's capture feeds all senders.
+  rtcx::scoped_refptr<webrtc::AudioSourceInterface> audio_source;
+  std::mutex audio_source_mu;
+};
+
+#endif  // MOBILERTC_MRTC_INTERNAL_H
