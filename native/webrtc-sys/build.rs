@@ -236,7 +236,7 @@ fn detect_fast(bytes: &[u8]) -> Vec<(StdNamespace, usize)> {
             .map(|ns| (ns, memchr::memmem::find_iter(bytes, ns.mangled()).count()))
             .filter(|(_, n)| *n > 0)
             .collect();
-    found.sort_by(|a, b| b.1.cmp(&a.1));
+    found.sort_by_key(|f| std::cmp::Reverse(f.1));
     found
 }
 

@@ -76,7 +76,7 @@ mrtc_status mrtc_peer_create_data_channel(mrtc_peer* peer, mrtc_str label,
     std::unique_ptr<mrtc_data_channel> handle;
     // Create and register in one signaling-thread task: the channel cannot change state
     // (e.g. open, on a renegotiated connection) before the observer is installed.
-    peer->factory->signaling->BlockingCall([&] {
+    mrtc::RunOn(peer->factory->signaling.get(), [&] {
       auto result = pc->CreateDataChannelOrError(name, &config);
       if (!result.ok()) {
         RTC_LOG(LS_WARNING) << "mrtc: CreateDataChannel: " << result.error().message();
@@ -106,7 +106,7 @@ void mrtc_data_channel_set_observer(mrtc_data_channel* dc, mrtc_data_channel_cb 
     // First observer of a remote channel. WebRTC delivers the messages it queued from inside
     // RegisterObserver, but does not repeat a state change that already happened: report the
     // current state first, so the app never sees a message before "open".
-    dc->factory->signaling->BlockingCall([&] {
+    mrtc::RunOn(dc->factory->signaling.get(), [&] {
       dc->observer->Set(cb, user_data);
       const auto state = dc->dc->state();
       if (state != webrtc::DataChannelInterface::kConnecting) dc->observer->EmitState(state);
@@ -124,7 +124,7 @@ mrtc_status mrtc_data_channel_send(mrtc_data_channel* dc, const uint8_t* data, s
     mrtc_status status = MRTC_OK;
     // One hop to the signaling thread for the state check and the send together (each
     // proxy call would be a hop of its own).
-    dc->factory->signaling->BlockingCall([&] {
+    mrtc::RunOn(dc->factory->signaling.get(), [&] {
       const auto state = dc->dc->state();
       if (state != webrtc::DataChannelInterface::kOpen) {
         status = state == webrtc::DataChannelInterface::kConnecting ? MRTC_ERR_INVALID_STATE

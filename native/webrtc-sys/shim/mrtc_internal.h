@@ -85,6 +85,18 @@ void GuardVoid(F&& body) noexcept {
   });
 }
 
+// Runs `f` on `thread` and waits. Inline when already there: an app callback (running on the
+// signaling thread) may call back into the shim, and WebRTC forbids a thread's BlockingCall
+// to itself when it restricts invokes (RTC_DCHECK, on in distro builds).
+template <typename F>
+void RunOn(rtcx::Thread* thread, F&& f) {
+  if (thread->IsCurrent()) {
+    f();
+  } else {
+    thread->BlockingCall(std::forward<F>(f));
+  }
+}
+
 inline std::string ToString(mrtc_str s) {
   return s.ptr && s.len ? std::string(s.ptr, s.len) : std::string();
 }
