@@ -96,7 +96,7 @@ impl StdNamespace {
             .map(|ns| (*ns, count_occurrences(bytes, ns.mangled())))
             .filter(|(_, n)| *n > 0)
             .collect();
-        found.sort_by(|a, b| b.1.cmp(&a.1));
+        found.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         found
     }
 }
@@ -474,7 +474,8 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Manifest)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Manifest)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("schema", Box::new(|m| m.schema = 9)),
             ("webrtc.milestone", Box::new(|m| m.webrtc.milestone = 3)),
             (

@@ -1,0 +1,144 @@
+//! Putting an SDK directory in place so that no reader ever sees a half-written one.
+//!
+//! Everything is assembled in a staging directory created next to the destination (same
+//! file system, so `rename` is atomic), the manifest is loaded and validated there, and
+//! only then renamed into place. An existing SDK is moved aside first and removed only
+//! once the new one is in place; if the final rename fails, it is moved back.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use webrtc_sdk::Manifest;
+
+/// A staging directory next to `dest`; removed on drop unless its contents were installed.
+pub struct Staging {
+    dir: tempfile::TempDir,
+    dest: PathBuf,
+}
+
+impl Staging {
+    /// Create the staging directory beside `dest` (creating `dest`'s parent if needed).
+    pub fn new(dest: &Path) -> Result<Self> {
+        let parent = parent_of(dest)?;
+        fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+        let dir = tempfile::Builder::new()
+            .prefix(".webrtc-sdk-new-")
+            .tempdir_in(&parent)
+            .with_context(|| format!("creating a staging directory in {}", parent.display()))?;
+        Ok(Self {
+            dir,
+            dest: dest.to_owned(),
+        })
+    }
+
+    /// The staging directory: write the SDK (or an archive's contents) here.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Validate `sdk_root` (the staging dir itself or a directory inside it) and rename it
+    /// to the destination. Returns the manifest that is now in place.
+    pub fn commit(self, sdk_root: &Path) -> Result<Manifest> {
+        let manifest = Manifest::load(sdk_root)
+            .with_context(|| format!("validating the new SDK in {}", sdk_root.display()))?;
+        replace_dir(sdk_root, &self.dest)?;
+        // `self.dir` is dropped here: it removes what is left of the staging directory
+        // (nothing when sdk_root was the staging dir itself).
+        Ok(manifest)
+    }
+}
+
+/// Rename `new` to `dest`, keeping the old `dest` until the new one is in place.
+fn replace_dir(new: &Path, dest: &Path) -> Result<()> {
+    let old = if dest.exists() || dest.is_symlink() {
+        let parent = parent_of(dest)?;
+        let aside = tempfile::Builder::new()
+            .prefix(".webrtc-sdk-old-")
+            .tempdir_in(&parent)
+            .with_context(|| format!("creating a directory in {}", parent.display()))?
+            .keep();
+        let aside = aside.join("sdk");
+        fs::rename(dest, &aside).with_context(|| {
+            format!(
+                "moving the existing SDK {} aside to {}",
+                dest.display(),
+                aside.display()
+            )
+        })?;
+        Some(aside)
+    } else {
+        None
+    };
+    if let Err(e) = fs::rename(new, dest) {
+        if let Some(old) = &old {
+            // Put the previous SDK back; the error below is what matters to the user.
+            let _ = fs::rename(old, dest);
+        }
+        return Err(e).with_context(|| format!("renaming {} to {}", new.display(), dest.display()));
+    }
+    if let Some(old) = old {
+        let holder = old.parent().expect("aside path has a parent");
+        fs::remove_dir_all(holder)
+            .with_context(|| format!("removing the previous SDK at {}", holder.display()))?;
+    }
+    Ok(())
+}
+
+fn parent_of(dest: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(dest).with_context(|| format!("resolving {}", dest.display()))?;
+    abs.parent()
+        .map(Path::to_owned)
+        .with_context(|| format!("{} has no parent directory", abs.display()))
+}
+
+/// Write a one-file SDK (just the manifest) to `dest` atomically.
+pub fn install_manifest(dest: &Path, manifest_toml: &str) -> Result<Manifest> {
+    let staging = Staging::new(dest)?;
+    let path = staging.path().join(webrtc_sdk::MANIFEST_FILE);
+    fs::write(&path, manifest_toml).with_context(|| format!("writing {}", path.display()))?;
+    let root = staging.path().to_owned();
+    staging.commit(&root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = include_str!("../../tests/fixtures/sdk/webrtc-sdk.toml");
+
+    fn leftovers(parent: &Path) -> Vec<String> {
+        fs::read_dir(parent)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".webrtc-sdk-"))
+            .collect()
+    }
+
+    #[test]
+    fn installs_and_replaces_without_leftovers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("sdk/x86_64-unknown-linux-gnu");
+        install_manifest(&dest, GOOD).unwrap();
+        fs::write(dest.join("stale"), "from the old SDK").unwrap();
+        install_manifest(&dest, GOOD).unwrap();
+        assert!(dest.join(webrtc_sdk::MANIFEST_FILE).is_file());
+        assert!(!dest.join("stale").exists(), "old SDK replaced as a whole");
+        assert!(leftovers(dest.parent().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn invalid_manifest_keeps_the_old_sdk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("sdk");
+        install_manifest(&dest, GOOD).unwrap();
+        let bad = GOOD.replace("cxx_std = \"c++20\"", "cxx_std = \"c++98\"");
+        let err = format!("{:#}", install_manifest(&dest, &bad).unwrap_err());
+        assert!(err.contains("compile.cxx_std"), "{err}");
+        assert_eq!(
+            fs::read_to_string(dest.join(webrtc_sdk::MANIFEST_FILE)).unwrap(),
+            GOOD
+        );
+        assert!(leftovers(tmp.path()).is_empty());
+    }
+}
