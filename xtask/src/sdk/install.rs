@@ -11,25 +11,27 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use webrtc_sdk::Manifest;
 
-/// A staging directory next to `dest`; removed on drop unless its contents were installed.
+/// A staging directory beside the destination; removed on drop unless its contents were
+/// installed.
 pub struct Staging {
     dir: tempfile::TempDir,
-    dest: PathBuf,
 }
 
 impl Staging {
-    /// Create the staging directory beside `dest` (creating `dest`'s parent if needed).
-    pub fn new(dest: &Path) -> Result<Self> {
-        let parent = parent_of(dest)?;
-        fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    /// Create a staging directory in `parent` (created if needed). Install from it only to
+    /// destinations in that same directory: `rename` is atomic only within a file system.
+    pub fn in_dir(parent: &Path) -> Result<Self> {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         let dir = tempfile::Builder::new()
             .prefix(".webrtc-sdk-new-")
-            .tempdir_in(&parent)
+            .tempdir_in(parent)
             .with_context(|| format!("creating a staging directory in {}", parent.display()))?;
-        Ok(Self {
-            dir,
-            dest: dest.to_owned(),
-        })
+        Ok(Self { dir })
+    }
+
+    /// A staging directory beside `dest`.
+    pub fn for_dest(dest: &Path) -> Result<Self> {
+        Self::in_dir(&parent_of(dest)?)
     }
 
     /// The staging directory: write the SDK (or an archive's contents) here.
@@ -38,15 +40,37 @@ impl Staging {
     }
 
     /// Validate `sdk_root` (the staging dir itself or a directory inside it) and rename it
-    /// to the destination. Returns the manifest that is now in place.
-    pub fn commit(self, sdk_root: &Path) -> Result<Manifest> {
-        let manifest = Manifest::load(sdk_root)
-            .with_context(|| format!("validating the new SDK in {}", sdk_root.display()))?;
-        replace_dir(sdk_root, &self.dest)?;
-        // `self.dir` is dropped here: it removes what is left of the staging directory
-        // (nothing when sdk_root was the staging dir itself).
+    /// to `dest`. Returns the manifest that is now in place.
+    pub fn commit(self, sdk_root: &Path, dest: &Path) -> Result<Manifest> {
+        let manifest = load_checked(sdk_root)?;
+        replace_dir(sdk_root, dest)?;
+        // Dropping `self.dir` removes what is left of the staging directory (nothing when
+        // sdk_root was the staging dir itself).
         Ok(manifest)
     }
+}
+
+/// Load and validate the manifest of an SDK directory, including that its relative paths
+/// exist inside it.
+pub fn load_checked(sdk_root: &Path) -> Result<Manifest> {
+    let manifest = Manifest::load(sdk_root)
+        .with_context(|| format!("validating the new SDK in {}", sdk_root.display()))?;
+    let fields = [
+        ("compile.include_dirs", &manifest.compile.include_dirs),
+        ("link.search_paths", &manifest.link.search_paths),
+    ];
+    for (field, paths) in fields {
+        for p in paths.iter().filter(|p| p.is_relative()) {
+            if !sdk_root.join(p).is_dir() {
+                anyhow::bail!(
+                    "{}: field `{field}`: `{}` is not a directory inside the SDK",
+                    sdk_root.join(webrtc_sdk::MANIFEST_FILE).display(),
+                    p.display()
+                );
+            }
+        }
+    }
+    Ok(manifest)
 }
 
 /// Rename `new` to `dest`, keeping the old `dest` until the new one is in place.
@@ -85,7 +109,7 @@ fn replace_dir(new: &Path, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-fn parent_of(dest: &Path) -> Result<PathBuf> {
+pub fn parent_of(dest: &Path) -> Result<PathBuf> {
     let abs = std::path::absolute(dest).with_context(|| format!("resolving {}", dest.display()))?;
     abs.parent()
         .map(Path::to_owned)
@@ -94,11 +118,11 @@ fn parent_of(dest: &Path) -> Result<PathBuf> {
 
 /// Write a one-file SDK (just the manifest) to `dest` atomically.
 pub fn install_manifest(dest: &Path, manifest_toml: &str) -> Result<Manifest> {
-    let staging = Staging::new(dest)?;
+    let staging = Staging::for_dest(dest)?;
     let path = staging.path().join(webrtc_sdk::MANIFEST_FILE);
     fs::write(&path, manifest_toml).with_context(|| format!("writing {}", path.display()))?;
     let root = staging.path().to_owned();
-    staging.commit(&root)
+    staging.commit(&root, dest)
 }
 
 #[cfg(test)]
