@@ -95,6 +95,9 @@ void mrtc_set_log_level(int level) {
   mrtc::GuardVoid([&] {
     mrtc::g_log_level_set = true;
     const int clamped = std::clamp(level, 0, 4);
+    // Timestamps and thread ids make WebRTC's log useful for timing questions.
+    rtcx::LogMessage::LogTimestamps(true);
+    rtcx::LogMessage::LogThreads(true);
     rtcx::LogMessage::LogToDebug(static_cast<rtcx::LoggingSeverity>(clamped));
   });
 }
@@ -146,6 +149,18 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
         webrtc::CreateBuiltinAudioEncoderFactory(), webrtc::CreateBuiltinAudioDecoderFactory(),
         webrtc::CreateBuiltinVideoEncoderFactory(), webrtc::CreateBuiltinVideoDecoderFactory(),
         nullptr /* default mixer */, nullptr /* default audio processing */);
+    // WebRTC initialises libsrtp when its count of SRTP sessions goes 0 -> 1 and shuts it
+    // down at 1 -> 0; libsrtp's init runs its cipher self-tests, ~65 ms on this machine's
+    // distro libsrtp2, on the network thread between DTLS and SCTP. Back-to-back calls
+    // (and every call of an app with one call at a time) paid it on each setup. One idle
+    // session keeps the count above zero for the factory's lifetime.
+    f->network->BlockingCall([&] {
+      static const uint8_t kKey[30] = {1};  // AES_CM_128_HMAC_SHA1_80 key + salt; never used
+      auto session = std::make_unique<cricket::SrtpSession>();
+      if (session->SetSend(rtcx::kSrtpAes128CmSha1_80, kKey, sizeof(kKey), {})) {
+        f->srtp_keepalive = std::move(session);
+      }
+    });
     if (!f->pcf) {
       f->worker->BlockingCall([&] { f->adm = nullptr; });
       return MRTC_ERR_INTERNAL;
@@ -164,6 +179,7 @@ void mrtc_factory_destroy(mrtc_factory* factory) {
       std::lock_guard<std::mutex> lock(f->audio_source_mu);
       f->audio_source = nullptr;
     }
+    f->network->BlockingCall([&] { f->srtp_keepalive.reset(); });
     f->pcf = nullptr;  // the proxy tears the factory down on the signaling thread
     // The device's last reference goes on the worker thread, where WebRTC used it.
     f->worker->BlockingCall([&] { f->adm = nullptr; });

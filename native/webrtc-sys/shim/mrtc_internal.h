@@ -30,6 +30,7 @@
 #include "api/video_codecs/builtin_video_encoder_factory.h"
 #include "media/base/adapted_video_track_source.h"
 #include "modules/audio_device/include/test_audio_device.h"
+#include "pc/srtp_session.h"
 #include "rtc_base/logging.h"
 #include "rtc_base/ref_counted_object.h"
 #include "rtc_base/ssl_adapter.h"
@@ -145,6 +146,8 @@ struct mrtc_factory {
   // One audio source for every local audio track: the device's capture feeds all senders.
   rtcx::scoped_refptr<webrtc::AudioSourceInterface> audio_source;
   std::mutex audio_source_mu;
+  // An idle SRTP session held for the factory's lifetime; see mrtc_factory_create.
+  std::unique_ptr<cricket::SrtpSession> srtp_keepalive;
 };
 
 #endif  // MOBILERTC_MRTC_INTERNAL_H
