@@ -7,7 +7,7 @@
 //! - `prebuilt`: a directory or archive the user brings ([`prebuilt`]).
 //! - `source`: written by `cargo xtask build`, not here.
 //!
-//! Every provider ends in [`install::install_dir`]: the SDK is assembled in a temporary
+//! Every provider ends in [`install::Staging::commit`]: the SDK is assembled in a temporary
 //! directory next to the destination, its manifest validated, then renamed into place.
 
 use std::path::PathBuf;
