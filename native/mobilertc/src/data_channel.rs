@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use webrtc_sys as sys;
 
@@ -87,26 +87,32 @@ pub enum DataChannelEvent {
     BufferedAmount(u64),
 }
 
-/// The data channel observer's user_data: leaked into the shim, reclaimed after
-/// `mrtc_data_channel_destroy` returns (no callback runs after that).
+/// The data channel observer's user_data. Owned by the [`DataChannel`] and lent to the
+/// shim; freed once a later `mrtc_data_channel_set_observer` or
+/// `mrtc_data_channel_destroy` has returned (the shim waits for a running callback, and
+/// runs none after either).
 struct DcObserver {
     tx: Sender<DataChannelEvent>,
 }
 
 /// A data channel. Drop closes and frees it; no event is sent after the drop.
 ///
+/// Channels you create come with their event receiver; channels the remote side opens
+/// ([`PeerEvent::DataChannel`](crate::PeerEvent::DataChannel)) start unobserved (WebRTC
+/// queues their messages) until you call [`events`](Self::events).
+///
 /// `Send + Sync`: the shim's data channel entry points go through libwebrtc's thread-safe
 /// DataChannel proxy (send, state and buffered amount may be called from any thread).
 pub struct DataChannel {
     raw: NonNull<sys::mrtc_data_channel>,
-    observer: *mut DcObserver,
+    observer: Mutex<Option<Box<DcObserver>>>,
     label: String,
     // The factory must outlive the channel (its threads run the channel).
     _factory: Arc<FactoryInner>,
 }
 
-// SAFETY: see the type's docs; the observer pointer is only used by the shim's callbacks
-// and freed in Drop after destroy.
+// SAFETY: see the type's docs; the observer box is only read by the shim's callbacks and
+// replaced or freed (under the mutex) after the shim stopped using it.
 unsafe impl Send for DataChannel {}
 unsafe impl Sync for DataChannel {}
 
@@ -138,9 +144,11 @@ impl DataChannel {
             id: opt(i.negotiated_id),
         });
         let (tx, rx) = channel();
-        let observer = Box::into_raw(Box::new(DcObserver { tx }));
+        let observer = Box::new(DcObserver { tx });
+        let user_data: *const DcObserver = &*observer;
         let mut out = std::ptr::null_mut();
-        // SAFETY: pointers valid for the call; observer lives until after destroy.
+        // SAFETY: pointers valid for the call; the observer box lives in the handle until
+        // after destroy.
         let status = unsafe {
             sys::mrtc_peer_create_data_channel(
                 peer.raw(),
@@ -149,7 +157,7 @@ impl DataChannel {
                     .as_ref()
                     .map_or(std::ptr::null(), |i| i as *const _),
                 Some(dc_event_cb),
-                observer.cast(),
+                user_data as *mut c_void,
                 &mut out,
             )
         };
@@ -160,47 +168,61 @@ impl DataChannel {
                 message: "shim returned a null data channel".into(),
             })
         });
-        match result {
-            Ok(raw) => Ok((
-                DataChannel {
-                    raw,
-                    observer,
-                    label: label.to_owned(),
-                    _factory: factory.clone(),
-                },
-                rx,
-            )),
-            Err(e) => {
-                // SAFETY: no channel was created, nothing refers to the observer.
-                drop(unsafe { Box::from_raw(observer) });
-                Err(e)
-            }
-        }
-    }
-
-    /// Takes ownership of a channel the remote side opened and installs our observer
-    /// (messages that arrived before are queued by WebRTC and delivered now).
-    pub(crate) fn adopt(
-        raw: NonNull<sys::mrtc_data_channel>,
-        factory: &Arc<FactoryInner>,
-    ) -> (DataChannel, Receiver<DataChannelEvent>) {
-        let (tx, rx) = channel();
-        let observer = Box::into_raw(Box::new(DcObserver { tx }));
-        // SAFETY: we own the channel; observer lives until after destroy.
-        unsafe {
-            sys::mrtc_data_channel_set_observer(raw.as_ptr(), Some(dc_event_cb), observer.cast())
-        };
-        // SAFETY: the label stays valid until destroy; copied now.
-        let label = unsafe { owned(sys::mrtc_data_channel_label(raw.as_ptr())) };
-        (
+        // On failure no channel exists, so nothing refers to the observer: it just drops.
+        let raw = result?;
+        Ok((
             DataChannel {
                 raw,
-                observer,
-                label,
+                observer: Mutex::new(Some(observer)),
+                label: label.to_owned(),
                 _factory: factory.clone(),
             },
             rx,
-        )
+        ))
+    }
+
+    /// Takes ownership of a channel the remote side opened, without observing it yet.
+    ///
+    /// Installing the observer here (inside the peer event callback, on the signaling
+    /// thread) would make the shim block on its own thread, which libwebrtc forbids while
+    /// it delivers OnDataChannel; [`events`](Self::events) installs it from the app's thread.
+    pub(crate) fn adopt(
+        raw: NonNull<sys::mrtc_data_channel>,
+        factory: &Arc<FactoryInner>,
+    ) -> DataChannel {
+        // SAFETY: the label stays valid until destroy; copied now.
+        let label = unsafe { owned(sys::mrtc_data_channel_label(raw.as_ptr())) };
+        DataChannel {
+            raw,
+            observer: Mutex::new(None),
+            label,
+            _factory: factory.clone(),
+        }
+    }
+
+    /// A new receiver for this channel's events, replacing any previous one (which then
+    /// disconnects). For a remote channel, the first call also starts delivery: messages
+    /// WebRTC queued since the channel arrived follow its current state (`Open`).
+    ///
+    /// Blocks briefly on WebRTC's signaling thread: do not call it from a `*_with`
+    /// completion closure.
+    pub fn events(&self) -> Receiver<DataChannelEvent> {
+        let (tx, rx) = channel();
+        let observer = Box::new(DcObserver { tx });
+        let user_data: *const DcObserver = &*observer;
+        let mut slot = self.observer.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: live channel; the box is kept in `slot` until replaced after a later set
+        // call (or destroy) has returned.
+        unsafe {
+            sys::mrtc_data_channel_set_observer(
+                self.raw.as_ptr(),
+                Some(dc_event_cb),
+                user_data as *mut c_void,
+            )
+        };
+        // The previous observer is unused from here on.
+        *slot = Some(observer);
+        rx
     }
 
     /// The channel's label.
@@ -259,8 +281,7 @@ impl Drop for DataChannel {
     fn drop(&mut self) {
         // SAFETY: we own the channel; no observer callback runs after destroy returns.
         unsafe { sys::mrtc_data_channel_destroy(self.raw.as_ptr()) };
-        // SAFETY: leaked in create/adopt, reclaimed only here.
-        drop(unsafe { Box::from_raw(self.observer) });
+        // The observer box drops with `self`, after destroy returned.
     }
 }
 

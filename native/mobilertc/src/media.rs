@@ -79,7 +79,7 @@ impl std::fmt::Debug for I420Frame {
 impl I420Frame {
     /// A black frame with tightly packed planes.
     pub fn new(width: u32, height: u32) -> I420Frame {
-        let (cw, ch) = ((width + 1) / 2, (height + 1) / 2);
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
         I420Frame {
             width,
             height,
@@ -96,12 +96,12 @@ impl I420Frame {
 
     /// Width of the chroma planes.
     pub fn chroma_width(&self) -> u32 {
-        (self.width + 1) / 2
+        self.width.div_ceil(2)
     }
 
     /// Height of the chroma planes.
     pub fn chroma_height(&self) -> u32 {
-        (self.height + 1) / 2
+        self.height.div_ceil(2)
     }
 
     fn validate(&self) -> Result<()> {
@@ -135,7 +135,7 @@ impl I420Frame {
     unsafe fn from_raw(frame: &sys::mrtc_i420_frame) -> I420Frame {
         let width = frame.width.max(0) as u32;
         let height = frame.height.max(0) as u32;
-        let (cw, ch) = ((width + 1) / 2, (height + 1) / 2);
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
         let copy = |ptr: *const u8, stride: i32, w: u32, h: u32| {
             let mut out = Vec::with_capacity((w * h) as usize);
             if !ptr.is_null() {

@@ -221,13 +221,9 @@ pub enum PeerEvent {
     ConnectionState(PeerConnectionState),
     /// The ICE gathering state changed.
     IceGatheringState(IceGatheringState),
-    /// The remote side opened a data channel; its events arrive on `events`.
-    DataChannel {
-        /// The channel.
-        channel: DataChannel,
-        /// Its events (state, messages, buffered amount).
-        events: Receiver<DataChannelEvent>,
-    },
+    /// The remote side opened a data channel; call [`DataChannel::events`] to receive its
+    /// messages (WebRTC queues them until then).
+    DataChannel(DataChannel),
     /// A remote track arrived.
     Track(RemoteTrack),
     /// Renegotiation is needed (a track or the first data channel was added).
@@ -551,10 +547,7 @@ unsafe extern "C" fn peer_event_cb(user_data: *mut c_void, event: *const sys::mr
             5 => match NonNull::new(event.data_channel) {
                 // Ownership of the channel passes to us here; wrap it at once so it is
                 // destroyed even if nobody reads the event.
-                Some(dc) => {
-                    let (channel, events) = DataChannel::adopt(dc, &observer.factory);
-                    PeerEvent::DataChannel { channel, events }
-                }
+                Some(dc) => PeerEvent::DataChannel(DataChannel::adopt(dc, &observer.factory)),
                 None => return,
             },
             6 => match NonNull::new(event.track) {

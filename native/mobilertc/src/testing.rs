@@ -82,13 +82,16 @@ impl Endpoint {
         }
     }
 
-    /// Waits for a data channel opened by the other side.
+    /// Waits for a data channel opened by the other side, and starts its events.
     pub fn wait_data_channel(
         &mut self,
         timeout: Duration,
     ) -> Result<(DataChannel, Receiver<DataChannelEvent>)> {
-        match self.wait_event(timeout, |ev| matches!(ev, PeerEvent::DataChannel { .. })) {
-            Some(PeerEvent::DataChannel { channel, events }) => Ok((channel, events)),
+        match self.wait_event(timeout, |ev| matches!(ev, PeerEvent::DataChannel(_))) {
+            Some(PeerEvent::DataChannel(channel)) => {
+                let events = channel.events();
+                Ok((channel, events))
+            }
             _ => Err(format!("no remote data channel after {timeout:?}").into()),
         }
     }
