@@ -32,7 +32,8 @@ const ROOT_TARGET: &str = "tg_owt::tg_owt";
 const OWN_NAMESPACE: &str = "tg_owt::";
 
 const INSTALL_HINT: &str = "install the distro libwebrtc with `sudo apt-get install libtgowt-dev` \
-(packaged in Debian 12 and Ubuntu 22.04 or newer), or bring a prebuilt SDK with \
+(packaged in Debian 12 and Ubuntu 22.04 or newer; for another architecture, the multiarch \
+package, e.g. `libtgowt-dev:arm64`), or bring a prebuilt SDK with \
 `cargo xtask sdk --provider prebuilt --path DIR|ARCHIVE`";
 
 pub fn run(sh: &Shell, root: &Path, triple: &str, out: Option<&Path>, dry_run: bool) -> Result<()> {
@@ -1260,6 +1261,21 @@ mod tests {
         assert_eq!(milestone_from_headers(inc).unwrap().0, 110);
         write("api/data_channel_interface.h", "void SendAsync();");
         assert_eq!(milestone_from_headers(inc).unwrap().0, 117);
+    }
+
+    #[test]
+    fn missing_package_says_how_to_install_it() {
+        let triple = "s390x-unknown-linux-gnu";
+        if Path::new("/usr/lib/s390x-linux-gnu/cmake/tg_owt").exists() {
+            eprintln!("skipped: libtgowt-dev:s390x is installed");
+            return;
+        }
+        let sh = Shell::new().unwrap();
+        let err = format!("{:#}", derive(&sh, triple).unwrap_err());
+        assert!(err.contains("sudo apt-get install libtgowt-dev"), "{err}");
+        assert!(err.contains("Debian 12") && err.contains("22.04"), "{err}");
+        let err = format!("{:#}", derive(&sh, "aarch64-linux-android").unwrap_err());
+        assert!(err.contains("only exists for Linux"), "{err}");
     }
 
     /// Against the real package when it is installed (Debian 12 / Ubuntu ≥ 22.04).
