@@ -22,6 +22,8 @@
 //! proxies (PeerConnection, DataChannel, tracks), which marshal every call to WebRTC's
 //! signaling thread.
 
+#![warn(missing_docs)]
+
 mod data_channel;
 mod error;
 mod factory;

@@ -1,6 +1,6 @@
 //! Lifecycle: many calls in a row, closing at awkward moments, any drop order.
 //!
-//! Leak check (documented in docs/testing.md): run this file under valgrind with fewer
+//! Leak check (see TESTING.md beside Cargo.toml): run this file under valgrind with fewer
 //! cycles, e.g.
 //! `MOBILERTC_CYCLES=5 valgrind --leak-check=full --errors-for-leak-kinds=definite
 //!  target/debug/deps/lifecycle-<hash> --test-threads 1`.
