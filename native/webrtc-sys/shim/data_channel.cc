@@ -132,7 +132,7 @@ mrtc_status mrtc_data_channel_send(mrtc_data_channel* dc, const uint8_t* data, s
         return;
       }
 #if MRTC_HAS_SEND_ASYNC
-      if (dc->dc->buffered_amount() + len > dc->dc->max_send_queue_size()) {
+      if (dc->dc->buffered_amount() + len > webrtc::DataChannelInterface::MaxSendQueueSize()) {
         status = MRTC_ERR_BUFFER_FULL;
         return;
       }

@@ -156,7 +156,7 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
     // session keeps the count above zero for the factory's lifetime.
     f->network->BlockingCall([&] {
       static const uint8_t kKey[30] = {1};  // AES_CM_128_HMAC_SHA1_80 key + salt; never used
-      auto session = std::make_unique<cricket::SrtpSession>();
+      auto session = std::make_unique<cricketx::SrtpSession>();
       if (session->SetSend(rtcx::kSrtpAes128CmSha1_80, kKey, sizeof(kKey), {})) {
         f->srtp_keepalive = std::move(session);
       }

@@ -165,7 +165,7 @@ mrtc_status mrtc_peer_add_audio_track(mrtc_peer* peer, mrtc_str track_id, mrtc_s
     {
       // The device's capture feeds every sending audio stream; one source serves all tracks.
       std::lock_guard<std::mutex> lock(f->audio_source_mu);
-      if (!f->audio_source) f->audio_source = f->pcf->CreateAudioSource(cricket::AudioOptions());
+      if (!f->audio_source) f->audio_source = f->pcf->CreateAudioSource(cricketx::AudioOptions());
       source = f->audio_source;
     }
     if (!source) return MRTC_ERR_INTERNAL;

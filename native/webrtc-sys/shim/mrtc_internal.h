@@ -49,14 +49,20 @@
 // Upstream moved rtc:: (Thread, scoped_refptr, AdaptedVideoTrackSource, LogMessage,
 // CopyOnWriteBuffer, …) into webrtc:: during 2025 (≈M134-M137; the rtc:: aliases were then
 // removed). `rtcx::` names whichever namespace holds them.
+// Likewise cricket:: (AudioOptions, SrtpSession). Checked: M110 (tg_owt, compiled here) and
+// M125 use rtc::/cricket::; M150 (shiguredo/webrtc-rs) uses webrtc:: only. The cut-over
+// milestone in between is not verified by a build.
 #if MRTC_WEBRTC_MILESTONE >= 136
 namespace rtcx = ::webrtc;
+namespace cricketx = ::webrtc;
 #else
 namespace rtcx = ::rtc;
+namespace cricketx = ::cricket;
 #endif
 
-// DataChannelInterface::Send(buffer) -> bool was deprecated for SendAsync (≈M117); the
-// synchronous buffer-full answer then comes from max_send_queue_size().
+// DataChannelInterface::SendAsync + static MaxSendQueueSize() (present in M125): sends are
+// posted to the network thread instead of blocking on it; Send() -> bool still exists up
+// to at least M150 but is slated for removal. Before this, Send() reports a full buffer.
 #define MRTC_HAS_SEND_ASYNC (MRTC_WEBRTC_MILESTONE >= 120)
 // CreateVideoTrack(label, source*) was replaced by CreateVideoTrack(scoped_refptr, label).
 #define MRTC_VIDEO_TRACK_REFPTR_FIRST (MRTC_WEBRTC_MILESTONE >= 118)
@@ -147,7 +153,7 @@ struct mrtc_factory {
   rtcx::scoped_refptr<webrtc::AudioSourceInterface> audio_source;
   std::mutex audio_source_mu;
   // An idle SRTP session held for the factory's lifetime; see mrtc_factory_create.
-  std::unique_ptr<cricket::SrtpSession> srtp_keepalive;
+  std::unique_ptr<cricketx::SrtpSession> srtp_keepalive;
 };
 
 #endif  // MOBILERTC_MRTC_INTERNAL_H
