@@ -9,6 +9,30 @@
 //! * [`DataChannel`], [`AudioTrack`], [`VideoSource`]/[`VideoTrack`], [`RemoteTrack`]
 //!   carry data and media; [`Stats`] summarises the stats report.
 //!
+//! # Example
+//!
+//! ```no_run
+//! use mobilertc::{Factory, FactoryConfig, PeerConnection, PeerConnectionConfig, PeerEvent};
+//!
+//! # fn main() -> mobilertc::Result<()> {
+//! let factory = Factory::new(FactoryConfig::default())?;
+//! let (pc, events) = PeerConnection::new(&factory, &PeerConnectionConfig::default())?;
+//! let (chat, chat_events) = pc.create_data_channel("chat", None)?;
+//! let offer = pc.create_offer()?;
+//! pc.set_local_description(&offer)?;
+//! // … send `offer.sdp` to the other peer, apply its answer with set_remote_description …
+//! for event in events {
+//!     match event {
+//!         PeerEvent::IceCandidate(c) => { /* send to the other peer */ }
+//!         PeerEvent::ConnectionState(state) => println!("{state:?}"),
+//!         _ => {}
+//!     }
+//! }
+//! # drop((chat, chat_events));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Ownership and threads
 //!
 //! Every handle owns one shim object and destroys it on drop; the shim guarantees that no

@@ -272,20 +272,30 @@ pub fn send_paced(
     chunk: usize,
     high_water: u64,
 ) -> Result<()> {
+    // `bound` is an upper bound of what is buffered: the last queried amount plus what was
+    // sent since. Asking only when the bound says we might be over the mark saves a
+    // thread hop per message (buffered_amount goes through WebRTC's proxy).
+    let mut bound = dc.buffered_amount();
     for piece in data.chunks(chunk) {
-        let deadline = Instant::now() + TIMEOUT;
-        while dc.buffered_amount() + piece.len() as u64 > high_water {
-            // Any event (usually BufferedAmount) is a reason to look again; the timeout
-            // is only a backstop in case a buffered-amount change was not reported.
-            match events.recv_timeout(Duration::from_millis(20)) {
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Err("data channel gone".into()),
-            }
-            if Instant::now() > deadline {
-                return Err("send buffer did not drain".into());
+        let len = piece.len() as u64;
+        if bound + len > high_water {
+            bound = dc.buffered_amount();
+            let deadline = Instant::now() + TIMEOUT;
+            while bound + len > high_water {
+                // Any event (usually BufferedAmount) is a reason to look again; the
+                // timeout is only a backstop in case a change was not reported.
+                match events.recv_timeout(Duration::from_millis(20)) {
+                    Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return Err("data channel gone".into()),
+                }
+                if Instant::now() > deadline {
+                    return Err("send buffer did not drain".into());
+                }
+                bound = dc.buffered_amount();
             }
         }
         dc.send_binary(piece)?;
+        bound += len;
     }
     Ok(())
 }
@@ -353,9 +363,10 @@ impl TonePusher {
                     + 0.06 * f64::from(config.sample_rate);
                 while (pushed as f64) < due {
                     let mono = sine(freq, config.sample_rate, pushed, chunk);
+                    // The same tone on every channel, interleaved.
                     let pcm: Vec<i16> = mono
                         .iter()
-                        .flat_map(|&s| std::iter::repeat(s).take(config.channels as usize))
+                        .flat_map(|&s| vec![s; config.channels as usize])
                         .collect();
                     let _ = factory.push_audio(&pcm);
                     pushed += chunk as u64;
