@@ -8,6 +8,7 @@
 
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{Duration, Instant};
 
@@ -87,8 +88,39 @@ unsafe extern "C" fn on_dc(ud: *mut c_void, ev: *const mrtc_data_channel_event) 
     }
 }
 
-/// One call; returns createOffer → caller's channel open.
-unsafe fn call(factories: [*mut mrtc_factory; 2]) -> Duration {
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
+
+unsafe extern "C" fn on_remote_dc(_ud: *mut c_void, ev: *const mrtc_data_channel_event) {
+    if (*ev).kind == MRTC_DC_EVENT_MESSAGE {
+        RECEIVED.fetch_add((*ev).len as u64, Ordering::Relaxed);
+    }
+}
+
+/// Sends `total` bytes in 16 KiB messages over an open channel; returns MB/s at the receiver.
+unsafe fn throughput(dc: *mut mrtc_data_channel, total: u64) -> f64 {
+    let msg = vec![0x5au8; 16 * 1024];
+    RECEIVED.store(0, Ordering::Relaxed);
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < total {
+        match mrtc_data_channel_send(dc, msg.as_ptr(), msg.len(), 1) {
+            MRTC_OK => sent += msg.len() as u64,
+            MRTC_ERR_BUFFER_FULL => std::thread::sleep(Duration::from_micros(200)),
+            st => panic!("send failed: {st}"),
+        }
+    }
+    while RECEIVED.load(Ordering::Relaxed) < total {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "transfer stalled"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    total as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+/// One call; returns createOffer → caller's channel open, and MB/s if `transfer` > 0.
+unsafe fn call(factories: [*mut mrtc_factory; 2], transfer: u64) -> (Duration, f64) {
     let (tx, rx): (Sender<Ev>, Receiver<Ev>) = channel();
     let ctx: Vec<*mut Ctx> = (0..2)
         .map(|who| {
@@ -189,9 +221,25 @@ unsafe fn call(factories: [*mut mrtc_factory; 2]) -> Duration {
                     ptr::null_mut(),
                 );
             }
-            Ev::RemoteDc(_, handle) => remote_dcs.push(handle as *mut mrtc_data_channel),
+            Ev::RemoteDc(_, handle) => {
+                let handle = handle as *mut mrtc_data_channel;
+                mrtc_data_channel_set_observer(handle, Some(on_remote_dc), ptr::null_mut());
+                remote_dcs.push(handle);
+            }
             Ev::Open(_) => break start.elapsed(),
         }
+    };
+    while transfer > 0 && remote_dcs.is_empty() {
+        if let Ev::RemoteDc(_, handle) = rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+            let handle = handle as *mut mrtc_data_channel;
+            mrtc_data_channel_set_observer(handle, Some(on_remote_dc), ptr::null_mut());
+            remote_dcs.push(handle);
+        }
+    }
+    let mbps = if transfer > 0 {
+        throughput(dc, transfer)
+    } else {
+        0.0
     };
     mrtc_data_channel_destroy(dc);
     for h in remote_dcs {
@@ -203,7 +251,7 @@ unsafe fn call(factories: [*mut mrtc_factory; 2]) -> Duration {
     for c in ctx {
         drop(Box::from_raw(c));
     }
-    elapsed
+    (elapsed, mbps)
 }
 
 fn main() {
@@ -223,7 +271,7 @@ fn main() {
         for f in &mut factories {
             assert_eq!(mrtc_factory_create(&config, f), MRTC_OK);
         }
-        let mut times: Vec<Duration> = (0..iterations).map(|_| call(factories)).collect();
+        let mut times: Vec<Duration> = (0..iterations).map(|_| call(factories, 0).0).collect();
         times.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
@@ -232,6 +280,8 @@ fn main() {
             ms(times[0]),
             ms(times[times.len() - 1])
         );
+        let (_, mbps) = call(factories, 64 << 20);
+        println!("data channel throughput, 16 KiB messages, 64 MiB: {mbps:.1} MB/s");
         for f in factories {
             mrtc_factory_destroy(f);
         }
