@@ -415,6 +415,39 @@ pub fn default_sdk_dir(workspace_root: &Path, triple: &str) -> PathBuf {
     workspace_root.join(".mobilertc").join("sdk").join(triple)
 }
 
+/// A `cc::Build` for C++ that includes libwebrtc's headers: the manifest's standard,
+/// include dirs, defines and flags, and `MRTC_WEBRTC_MILESTONE`. The C++ standard library
+/// is left for the link lines to add (the manifest's `cxx_stdlib.link`), never guessed.
+#[cfg(feature = "cc")]
+pub fn cc_build(manifest: &Manifest, sdk_dir: &Path) -> cc::Build {
+    let mut build = cc::Build::new();
+    build
+        .cpp(true)
+        .cpp_link_stdlib(None)
+        .std(&manifest.compile.cxx_std)
+        .warnings(true)
+        .extra_warnings(false)
+        .warnings_into_errors(false)
+        .define(
+            "MRTC_WEBRTC_MILESTONE",
+            manifest.webrtc.milestone.to_string().as_str(),
+        );
+    for dir in manifest.include_dirs(sdk_dir) {
+        build.include(dir);
+    }
+    for (name, value) in manifest.define_pairs() {
+        build.define(name, value);
+    }
+    for flag in &manifest.compile.flags {
+        build.flag(flag);
+    }
+    // libwebrtc's headers trip -Wunused-parameter and deprecations by the hundred; they are
+    // not ours to fix, and -Wall stays on for our code.
+    build.flag_if_supported("-Wno-unused-parameter");
+    build.flag_if_supported("-Wno-deprecated-declarations");
+    build
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,37 +566,4 @@ mod tests {
         assert_eq!(StdNamespace::detect(blob)[0].0, StdNamespace::Ndk1);
         assert!(StdNamespace::detect(b"plain C symbols only").is_empty());
     }
-}
-
-/// A `cc::Build` for C++ that includes libwebrtc's headers: the manifest's standard,
-/// include dirs, defines and flags, and `MRTC_WEBRTC_MILESTONE`. The C++ standard library
-/// is left for the link lines to add (the manifest's `cxx_stdlib.link`), never guessed.
-#[cfg(feature = "cc")]
-pub fn cc_build(manifest: &Manifest, sdk_dir: &Path) -> cc::Build {
-    let mut build = cc::Build::new();
-    build
-        .cpp(true)
-        .cpp_link_stdlib(None)
-        .std(&manifest.compile.cxx_std)
-        .warnings(true)
-        .extra_warnings(false)
-        .warnings_into_errors(false)
-        .define(
-            "MRTC_WEBRTC_MILESTONE",
-            manifest.webrtc.milestone.to_string().as_str(),
-        );
-    for dir in manifest.include_dirs(sdk_dir) {
-        build.include(dir);
-    }
-    for (name, value) in manifest.define_pairs() {
-        build.define(name, value);
-    }
-    for flag in &manifest.compile.flags {
-        build.flag(flag);
-    }
-    // libwebrtc's headers trip -Wunused-parameter and deprecations by the hundred; they are
-    // not ours to fix, and -Wall stays on for our code.
-    build.flag_if_supported("-Wno-unused-parameter");
-    build.flag_if_supported("-Wno-deprecated-declarations");
-    build
 }
