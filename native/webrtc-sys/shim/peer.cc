@@ -338,9 +338,11 @@ mrtc_status mrtc_peer_create(mrtc_factory* factory, const mrtc_peer_config* conf
     auto result = factory->pcf->CreatePeerConnectionOrError(rtc_config, std::move(deps));
     if (!result.ok()) {
       RTC_LOG(LS_ERROR) << "mrtc: CreatePeerConnection: " << result.error().message();
-      return mrtc::StatusFromError(result.error()) == MRTC_ERR_INVALID_ARGUMENT
-                 ? MRTC_ERR_INVALID_ARGUMENT
-                 : MRTC_ERR_INTERNAL;
+      // A config libwebrtc rejects (e.g. an ICE server URL it cannot parse: SYNTAX_ERROR)
+      // is the caller's argument, not an internal failure.
+      const mrtc_status s = mrtc::StatusFromError(result.error());
+      return s == MRTC_ERR_INVALID_ARGUMENT || s == MRTC_ERR_PARSE ? MRTC_ERR_INVALID_ARGUMENT
+                                                                   : MRTC_ERR_INTERNAL;
     }
     {
       std::lock_guard<std::recursive_mutex> lock(peer->shared->mu);
