@@ -172,3 +172,56 @@ fn remote_tracks_and_channels_outlive_their_peer() {
     );
     drop((track, b));
 }
+
+#[test]
+fn ice_configuration_reaches_libwebrtc() {
+    use mobilertc::{IceGatheringState, IceServer, IceTransportPolicy, PeerEvent};
+
+    let fa = factory();
+    // Gathers candidates of `config` until gathering completes or `enough` arrived.
+    let gather = |config: &PeerConnectionConfig, enough: usize| {
+        let (pc, events) = PeerConnection::new(&fa, config).unwrap();
+        let _dc = pc.create_data_channel("g", None).unwrap();
+        let offer = pc.create_offer().unwrap();
+        pc.set_local_description(&offer).unwrap();
+        let mut candidates = Vec::new();
+        while candidates.len() < enough {
+            match events.recv_timeout(TIMEOUT).expect("gathering stalled") {
+                PeerEvent::IceCandidate(c) => candidates.push(c.candidate),
+                PeerEvent::IceGatheringState(IceGatheringState::Complete) => break,
+                _ => {}
+            }
+        }
+        candidates
+    };
+
+    // Relay only, and no TURN server: nothing may be gathered (host candidates filtered).
+    let relay_only = PeerConnectionConfig {
+        ice_servers: vec![],
+        ice_transport_policy: IceTransportPolicy::Relay,
+    };
+    assert_eq!(gather(&relay_only, usize::MAX), Vec::<String>::new());
+
+    // STUN and TURN with credentials are accepted; host candidates still come first.
+    let with_servers = PeerConnectionConfig {
+        ice_servers: vec![
+            IceServer::stun("stun:127.0.0.1:9"),
+            IceServer {
+                urls: vec!["turn:127.0.0.1:9?transport=udp".into()],
+                username: "user".into(),
+                credential: "secret".into(),
+            },
+        ],
+        ice_transport_policy: IceTransportPolicy::All,
+    };
+    let candidates = gather(&with_servers, 1);
+    assert!(candidates[0].contains(" typ host"), "{candidates:?}");
+
+    // A URL libwebrtc cannot parse is refused at creation.
+    let bad = PeerConnectionConfig {
+        ice_servers: vec![IceServer::stun("nonsense")],
+        ..PeerConnectionConfig::default()
+    };
+    let err = PeerConnection::new(&fa, &bad).unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidArgument), "{err}");
+}
