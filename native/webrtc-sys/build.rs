@@ -88,35 +88,9 @@ fn compile_shim(
         .collect();
     sources.sort();
 
-    let mut build = cc::Build::new();
-    build
-        .cpp(true)
-        // The manifest says how to link the C++ library; don't let cc guess (it would add
-        // libstdc++ even for an SDK built against another one).
-        .cpp_link_stdlib(None)
-        .std(&manifest.compile.cxx_std)
-        .warnings(true)
-        .extra_warnings(false)
-        .warnings_into_errors(false)
-        .include(shim_dir)
-        .define(
-            "MRTC_WEBRTC_MILESTONE",
-            manifest.webrtc.milestone.to_string().as_str(),
-        )
-        .files(&sources);
-    for dir in manifest.include_dirs(sdk_dir) {
-        build.include(dir);
-    }
-    for (name, value) in manifest.define_pairs() {
-        build.define(name, value);
-    }
-    for flag in &manifest.compile.flags {
-        build.flag(flag);
-    }
-    // libwebrtc's headers trip -Wunused-parameter and friends by the hundred; they are not
-    // ours to fix, and the useful warnings (-Wall) stay on.
-    build.flag_if_supported("-Wno-unused-parameter");
-    build.flag_if_supported("-Wno-deprecated-declarations");
+    // Same configuration as every other C++ that includes libwebrtc's headers here.
+    let mut build = webrtc_sdk::cc_build(manifest, sdk_dir);
+    build.include(shim_dir).files(&sources);
     build
         .try_compile("mrtc_shim")
         .map_err(|e| format!("compiling the C++ shim failed: {e}"))?;
@@ -154,7 +128,7 @@ fn check_cxx_abi(
     let shim_bytes =
         fs::read(shim_lib).map_err(|e| format!("cannot read {}: {e}", shim_lib.display()))?;
     let shim_found = StdNamespace::detect(&shim_bytes);
-    let compiler = cc::Build::new().cpp(true).get_compiler();
+    let compiler = webrtc_sdk::cc_build(manifest, sdk_dir).get_compiler();
     let shim_what = format!("the shim (compiled by `{}`)", compiler.path().display());
 
     let search_paths = manifest.search_paths(sdk_dir);
