@@ -243,7 +243,9 @@ struct PeerObserver {
 /// WebRTC's signaling thread through libwebrtc's thread-safe proxies. Blocking methods
 /// (e.g. [`create_offer`](Self::create_offer)) wait for WebRTC's completion; each has a
 /// `*_with` form taking a callback instead. Never call a blocking method from inside a
-/// callback of this crate (those run on WebRTC's threads, which the wait would stall).
+/// callback of this crate (those run on WebRTC's threads, which the wait would stall), and
+/// do not let a `*_with` closure own the last handle to its peer connection (the drop
+/// would then destroy the peer from inside its own callback, which the shim forbids).
 ///
 /// Dropping closes and frees the connection; pending completions then run with
 /// [`ErrorCode::Closed`](crate::ErrorCode::Closed), and no event is sent after the drop.
