@@ -100,3 +100,29 @@ pub fn set_log_level(level: LogLevel) {
     // SAFETY: plain setter.
     unsafe { webrtc_sys::mrtc_set_log_level(level as i32) };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+
+    /// The thread-per-peer model needs every handle to move across threads, and events to
+    /// travel through channels; this fails to compile if a change loses that.
+    #[test]
+    fn handles_are_send_and_sync() {
+        send_sync::<Factory>();
+        send_sync::<PeerConnection>();
+        send_sync::<DataChannel>();
+        send_sync::<AudioTrack>();
+        send_sync::<VideoSource>();
+        send_sync::<VideoTrack>();
+        send_sync::<RemoteTrack>();
+        send_sync::<Error>();
+        send::<PeerEvent>();
+        send::<DataChannelEvent>();
+        send::<AudioFrame>();
+        send::<I420Frame>();
+    }
+}
