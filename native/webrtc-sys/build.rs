@@ -191,7 +191,7 @@ fn scan_cached(path: &Path, out_dir: &Path) -> Result<Vec<(StdNamespace, usize)>
         }
     }
     let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let found = detect_fast(&bytes);
+    let found = StdNamespace::detect(&bytes);
     let mut text = key;
     for (ns, n) in &found {
         text.push_str(&format!("\n{} {n}", ns_name(*ns)));
@@ -199,19 +199,6 @@ fn scan_cached(path: &Path, out_dir: &Path) -> Result<Vec<(StdNamespace, usize)>
     // A failed cache write only costs a rescan next time.
     let _ = fs::write(&cache, text);
     Ok(found)
-}
-
-/// `StdNamespace::detect` with memchr's SIMD searcher: the build script runs unoptimised,
-/// where a naive window scan of a 40 MB archive takes seconds.
-fn detect_fast(bytes: &[u8]) -> Vec<(StdNamespace, usize)> {
-    let mut found: Vec<(StdNamespace, usize)> =
-        [StdNamespace::Cxx11, StdNamespace::Cr, StdNamespace::Ndk1]
-            .into_iter()
-            .map(|ns| (ns, memchr::memmem::find_iter(bytes, ns.mangled()).count()))
-            .filter(|(_, n)| *n > 0)
-            .collect();
-    found.sort_by_key(|f| std::cmp::Reverse(f.1));
-    found
 }
 
 fn ns_name(ns: StdNamespace) -> &'static str {

@@ -53,10 +53,17 @@ pub fn run(sh: &Shell, root: &Path, triple: &str, out: Option<&Path>, dry_run: b
         print!("{text}");
         return Ok(());
     }
-    install::install_manifest(&dest, &text)?;
+    let path = dest.join(webrtc_sdk::MANIFEST_FILE);
+    // Rewriting an identical manifest would bump its mtime and make webrtc-sys rebuild
+    // the shim (and relink every test) for nothing; `cargo xtask test` runs this each time.
+    let unchanged = std::fs::read_to_string(&path).is_ok_and(|old| old == text);
+    if !unchanged {
+        install::install_manifest(&dest, &text)?;
+    }
     println!(
-        "wrote {} (provider system, libtgowt-dev {}, M{})",
-        dest.join(webrtc_sdk::MANIFEST_FILE).display(),
+        "{} {} (provider system, libtgowt-dev {}, M{})",
+        if unchanged { "up to date:" } else { "wrote" },
+        path.display(),
         manifest.webrtc.revision,
         manifest.webrtc.milestone
     );
@@ -309,9 +316,7 @@ pub fn library_facts(path: &Path, bytes: &[u8]) -> Result<LibraryFacts> {
     // checkers, OperationsChain), and it follows NDEBUG unless DCHECK_ALWAYS_ON is set
     // (rtc_base/checks.h). Debian builds tg_owt without NDEBUG, so DCHECKs are on; make the
     // shim agree whatever its own profile says.
-    let dcheck_on = bytes
-        .windows(DCHECK_MARKER.len())
-        .any(|w| w == DCHECK_MARKER);
+    let dcheck_on = memchr::memmem::find(bytes, DCHECK_MARKER).is_some();
     let defines = if dcheck_on {
         vec!["DCHECK_ALWAYS_ON".to_owned()]
     } else {
