@@ -70,7 +70,16 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 /// Sends `total` bytes in `size`-byte messages from a to b; returns (elapsed, bytes).
-fn transfer(open: Open, size: usize, total: usize) -> (Duration, usize) {
+/// How the receiving side takes its messages.
+#[derive(Clone, Copy, PartialEq)]
+enum Receive {
+    /// `DataChannel::on_event`: counted on WebRTC's thread, as the C++ observer does.
+    Callback,
+    /// `DataChannel::events()`: each message carried to an app thread over a channel.
+    Channel,
+}
+
+fn transfer(open: Open, size: usize, total: usize, receive: Receive) -> (Duration, usize) {
     let Open {
         call,
         a,
@@ -80,28 +89,42 @@ fn transfer(open: Open, size: usize, total: usize) -> (Duration, usize) {
     } = open;
     let count = total / size;
     let payload = vec![0x5a; size];
-    let receiver = std::thread::spawn(move || {
-        let mut bytes = 0;
-        let mut messages = 0;
-        while messages < count {
-            match b_events.recv_timeout(TIMEOUT) {
-                Ok(DataChannelEvent::Message(Message::Binary(m))) => {
-                    bytes += m.len();
-                    messages += 1;
-                }
-                Ok(_) => {}
-                Err(e) => panic!("after {messages} messages: {e}"),
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let (mut bytes, mut messages) = (0usize, 0usize);
+    let mut on_message = move |ev: DataChannelEvent| {
+        if let DataChannelEvent::Message(Message::Binary(m)) = ev {
+            bytes += m.len();
+            messages += 1;
+            if messages == count {
+                let _ = done_tx.send((Instant::now(), bytes));
             }
         }
-        (Instant::now(), bytes, b)
-    });
-    let started = Instant::now();
+    };
+    let receiver = match receive {
+        Receive::Callback => {
+            drop(b_events);
+            b.on_event(on_message);
+            None
+        }
+        Receive::Channel => Some(std::thread::spawn(move || {
+            while let Ok(ev) = b_events.recv_timeout(TIMEOUT) {
+                on_message(ev);
+            }
+        })),
+    };
     let data = payload.repeat(count);
+    let started = Instant::now();
     // 4 MiB of send buffer keeps SCTP busy without hitting WebRTC's 16 MiB limit.
     send_paced(&a, &a_events, &data, size, 4 << 20).unwrap();
-    let (done, bytes, b) = receiver.join().unwrap();
+    let (done, bytes) = done_rx
+        .recv_timeout(TIMEOUT * 4)
+        .expect("the receiver did not get every message");
     drop((a, b));
     call.shutdown();
+    if let Some(receiver) = receiver {
+        // Ends when the dropped channel disconnects its receiver.
+        receiver.join().unwrap();
+    }
     (done - started, bytes)
 }
 
@@ -138,6 +161,22 @@ impl Row {
 
 fn mb_per_s(bytes: usize, secs: f64) -> f64 {
     bytes as f64 / secs / 1e6
+}
+
+/// CPU time (user + system, all threads) this process has used, in seconds. More stable
+/// than wall time on a shared machine: another process's load does not add to it.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    // USER_HZ is 100 on every Linux target we run on.
+    ticks as f64 / 100.0
 }
 
 fn main() {
@@ -183,30 +222,85 @@ fn main() {
 
     // 4 MiB of send buffer keeps SCTP busy without hitting WebRTC's 16 MiB limit.
     let high_water: u64 = 4 << 20;
-    let total = if quick() { 8 << 20 } else { 64 << 20 };
+    // Transfers are repeated, alternating sides, and the median kept: one transfer on this
+    // shared 2-core machine can swing by half.
+    let reps = if quick() { 1 } else { 7 };
+    let total = if quick() { 8 << 20 } else { 32 << 20 };
     let chunk = 16 * 1024;
-    let (open, _) = open_call(&fa, &fb);
-    let (elapsed, bytes) = transfer(open, chunk, total);
-    let cpp = mobilertc_bench::transfer_secs((total / chunk) as u64, chunk as u64, high_water)
-        .map(|secs| mb_per_s(total, secs));
+    let (mut rust_mbs, mut rust_channel_mbs, mut cpp_mbs) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rust_cpu, mut cpp_cpu) = (Vec::new(), Vec::new());
+    let mib = (total >> 20) as f64;
+    for rep in 0..reps {
+        let mut run_rust = || {
+            let (open, _) = open_call(&fa, &fb);
+            let cpu = cpu_secs();
+            let (elapsed, bytes) = transfer(open, chunk, total, Receive::Callback);
+            rust_cpu.push((cpu_secs() - cpu) * 1e3 / mib);
+            rust_mbs.push(mb_per_s(bytes, elapsed.as_secs_f64()));
+        };
+        let mut run_cpp = || {
+            let cpu = cpu_secs();
+            let secs =
+                mobilertc_bench::transfer_secs((total / chunk) as u64, chunk as u64, high_water)
+                    .expect("C++ transfer failed");
+            // Includes the C++ side's own call setup (a few ms of CPU): slightly against C++.
+            cpp_cpu.push((cpu_secs() - cpu) * 1e3 / mib);
+            cpp_mbs.push(mb_per_s(total, secs));
+        };
+        // Alternate who goes first, so a drift in machine load does not favour one side.
+        if rep % 2 == 0 {
+            run_rust();
+            run_cpp();
+        } else {
+            run_cpp();
+            run_rust();
+        }
+        let (open, _) = open_call(&fa, &fb);
+        let (elapsed, bytes) = transfer(open, chunk, total, Receive::Channel);
+        rust_channel_mbs.push(mb_per_s(bytes, elapsed.as_secs_f64()));
+    }
+    eprintln!(
+        "throughput MB/s: Rust {rust_mbs:.1?}, Rust via channel {rust_channel_mbs:.1?}, C++ {cpp_mbs:.1?}"
+    );
+    eprintln!("CPU ms per MiB: Rust {rust_cpu:.1?}, C++ {cpp_cpu:.1?}");
     rows.push(Row {
-        what: "data channel throughput, 16 KiB messages",
+        what: "data channel throughput, 16 KiB messages (median)",
         unit: "MB/s",
-        rust: mb_per_s(bytes, elapsed.as_secs_f64()),
-        cpp,
+        rust: median(rust_mbs),
+        cpp: Some(median(cpp_mbs)),
+        higher_is_better: true,
+    });
+    rows.push(Row {
+        what: "CPU time per MiB transferred, both peers (median)",
+        unit: "ms",
+        rust: median(rust_cpu),
+        cpp: Some(median(cpp_cpu)),
+        higher_is_better: false,
+    });
+    rows.push(Row {
+        what: "… with the receiver on an app thread (`events()` channel)",
+        unit: "MB/s",
+        rust: median(rust_channel_mbs),
+        cpp: None,
         higher_is_better: true,
     });
 
-    let small = if quick() { 5_000 } else { 50_000 };
-    let (open, _) = open_call(&fa, &fb);
-    let (elapsed, _) = transfer(open, 100, small * 100);
-    let cpp = mobilertc_bench::transfer_secs(small as u64, 100, high_water)
-        .map(|secs| small as f64 / secs);
+    let small = if quick() { 5_000 } else { 20_000 };
+    let (mut rust_rate, mut cpp_rate) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let (open, _) = open_call(&fa, &fb);
+        let (elapsed, _) = transfer(open, 100, small * 100, Receive::Callback);
+        rust_rate.push(small as f64 / elapsed.as_secs_f64());
+        let secs = mobilertc_bench::transfer_secs(small as u64, 100, high_water)
+            .expect("C++ transfer failed");
+        cpp_rate.push(small as f64 / secs);
+    }
+    eprintln!("small msg/s: Rust {rust_rate:.0?}, C++ {cpp_rate:.0?}");
     rows.push(Row {
-        what: "small messages (100 B)",
+        what: "small messages, 100 B (median)",
         unit: "msg/s",
-        rust: small as f64 / elapsed.as_secs_f64(),
-        cpp,
+        rust: median(rust_rate),
+        cpp: Some(median(cpp_rate)),
         higher_is_better: true,
     });
 
@@ -230,7 +324,7 @@ fn main() {
     for row in &rows {
         let cpp = row
             .cpp
-            .map_or("failed".to_owned(), |v| format!("{} {}", fmt(v), row.unit));
+            .map_or("–".to_owned(), |v| format!("{} {}", fmt(v), row.unit));
         let cost = row
             .overhead()
             .map_or("–".to_owned(), |p| format!("{p:+.0}%"));
@@ -242,7 +336,7 @@ fn main() {
         );
     }
     println!(
-        "\nsetup n={} per side (alternating blocks of {block}); throughput {} MiB; small messages {small}; idle peers {idle}",
+        "\nsetup n={} per side (alternating blocks of {block}); {reps} transfers per side of {} MiB and of {small} small messages; idle peers {idle}",
         rust_setup.len(),
         total >> 20
     );

@@ -91,8 +91,22 @@ pub enum DataChannelEvent {
 /// shim; freed once a later `mrtc_data_channel_set_observer` or
 /// `mrtc_data_channel_destroy` has returned (the shim waits for a running callback, and
 /// runs none after either).
-struct DcObserver {
-    tx: Sender<DataChannelEvent>,
+enum DcObserver {
+    Channel(Sender<DataChannelEvent>),
+    // The shim calls one observer from one WebRTC thread at a time; the mutex makes the
+    // FnMut callable through the shared reference the callback gets.
+    Callback(Mutex<Box<dyn FnMut(DataChannelEvent) + Send>>),
+}
+
+impl DcObserver {
+    fn deliver(&self, ev: DataChannelEvent) {
+        match self {
+            DcObserver::Channel(tx) => {
+                let _ = tx.send(ev);
+            }
+            DcObserver::Callback(f) => (f.lock().unwrap_or_else(|p| p.into_inner()))(ev),
+        }
+    }
 }
 
 /// A data channel. Drop closes and frees it; no event is sent after the drop.
@@ -144,7 +158,7 @@ impl DataChannel {
             id: opt(i.negotiated_id),
         });
         let (tx, rx) = channel();
-        let observer = Box::new(DcObserver { tx });
+        let observer = Box::new(DcObserver::Channel(tx));
         let user_data: *const DcObserver = &*observer;
         let mut out = std::ptr::null_mut();
         // SAFETY: pointers valid for the call; the observer box lives in the handle until
@@ -208,7 +222,22 @@ impl DataChannel {
     /// completion closure.
     pub fn events(&self) -> Receiver<DataChannelEvent> {
         let (tx, rx) = channel();
-        let observer = Box::new(DcObserver { tx });
+        self.observe(Box::new(DcObserver::Channel(tx)));
+        rx
+    }
+
+    /// Like [`events`](Self::events), but `on_event` runs on WebRTC's thread for each event
+    /// instead of a channel carrying it to yours: no thread hop per message, which is what
+    /// a high-rate receiver wants. It must return quickly and must not call back into this
+    /// channel's `events`/`on_event` or drop its last handle. Replaces any previous
+    /// receiver or callback.
+    pub fn on_event(&self, on_event: impl FnMut(DataChannelEvent) + Send + 'static) {
+        self.observe(Box::new(DcObserver::Callback(Mutex::new(Box::new(
+            on_event,
+        )))));
+    }
+
+    fn observe(&self, observer: Box<DcObserver>) {
         let user_data: *const DcObserver = &*observer;
         let mut slot = self.observer.lock().unwrap_or_else(|p| p.into_inner());
         // SAFETY: live channel; the box is kept in `slot` until replaced after a later set
@@ -222,7 +251,6 @@ impl DataChannel {
         };
         // The previous observer is unused from here on.
         *slot = Some(observer);
-        rx
     }
 
     /// The channel's label.
@@ -316,6 +344,6 @@ unsafe extern "C" fn dc_event_cb(
             2 => DataChannelEvent::BufferedAmount(event.buffered_amount),
             _ => return,
         };
-        let _ = observer.tx.send(ev);
+        observer.deliver(ev);
     });
 }
