@@ -350,3 +350,41 @@ fn video_frames_arrive_decoded_at_the_sent_resolution() {
     drop(remote);
     call.shutdown();
 }
+
+#[test]
+fn on_event_callback_receives_in_order_and_stops_after_drop() {
+    let (fa, fb) = factories();
+    let mut call = Loopback::new(&fa, &fb).unwrap();
+    let (a, a_events) = call.caller.pc.create_data_channel("cb", None).unwrap();
+    call.connect(TIMEOUT).unwrap();
+    let (b, b_events) = call.callee.wait_data_channel(TIMEOUT).unwrap();
+    wait_open(&a, &a_events, TIMEOUT).unwrap();
+    wait_open(&b, &b_events, TIMEOUT).unwrap();
+
+    // Replace the channel receiver with a callback on WebRTC's thread.
+    let (tx, rx) = std::sync::mpsc::channel();
+    b.on_event(move |ev| {
+        if let DataChannelEvent::Message(m) = ev {
+            tx.send(m).unwrap();
+        }
+    });
+    for i in 0..100u8 {
+        a.send_binary(&[i; 64]).unwrap();
+    }
+    for i in 0..100u8 {
+        let m = rx.recv_timeout(TIMEOUT).expect("message via on_event");
+        assert_eq!(m, Message::Binary(vec![i; 64]));
+    }
+    // The replaced channel receiver got none of them.
+    assert!(b_events
+        .try_iter()
+        .all(|ev| !matches!(ev, DataChannelEvent::Message(_))));
+    // After the drop the callback (and its sender) is gone: the receiver disconnects.
+    drop(b);
+    assert!(matches!(
+        rx.recv_timeout(TIMEOUT),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+    ));
+    drop(a);
+    call.shutdown();
+}
