@@ -39,8 +39,8 @@
 //! callback of an object runs after its destroy returns, so the boxed state a callback
 //! uses is freed right after. Children hold the factory alive (`Arc`), so any drop order is
 //! safe. Callbacks run on WebRTC's threads and only copy data into channels: they never
-//! block and never run application code (except the `*_with` completion closures, which
-//! must not block either).
+//! block and never run application code (except the `*_with` completion closures and
+//! [`DataChannel::on_event`], which must not block either).
 //!
 //! All handles are `Send + Sync`: the shim reaches libwebrtc through its thread-safe
 //! proxies (PeerConnection, DataChannel, tracks), which marshal every call to WebRTC's
