@@ -1,12 +1,27 @@
-// Minimal dispatcher written by the sdk engineer so `cargo xtask sdk` can run; the xtask
-// owner replaces this file with the real one (doctor, fetch-webrtc, build, …).
+//! `cargo xtask`: the mobilertc orchestrator (the rust-analyzer xtask layout: this file parses
+//! flags and dispatches, one module per task, one xshell Shell rooted at the workspace root).
+
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 
+mod config;
+mod doctor;
+mod fetch;
+mod host;
+mod patches;
+mod patches_cmd;
+mod run;
 mod sdk;
+mod state;
 mod test;
 
 #[derive(Parser)]
-#[command(name = "xtask")]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "mobilertc tasks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -14,22 +29,36 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check this host for fetching and building WebRTC; say what to fix.
+    Doctor(doctor::DoctorArgs),
+    /// Fetch the pinned, patched WebRTC checkout (depot_tools, gclient sync, hooks, patches).
+    FetchWebrtc(fetch::FetchArgs),
+    /// Show (`status`) or undo (`revert`) the patches on the WebRTC checkout.
+    Patches(patches_cmd::PatchesArgs),
     /// Write a WebRTC SDK directory (webrtc-sdk.toml) for webrtc-sys.
     Sdk(sdk::SdkArgs),
-    /// Run every test of the workspace, installing the host packages the tests need.
+    /// Run every test of the workspace.
     Test(test::TestArgs),
+}
+
+/// The workspace root (xtask/ is one of its members).
+pub fn project_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ is inside the workspace")
+        .to_path_buf()
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = (|| {
         let sh = xshell::Shell::new()?;
-        sh.change_dir(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("xtask/ is inside the workspace"),
-        );
+        let root = project_root();
+        sh.change_dir(&root);
         match cli.command {
+            Command::Doctor(args) => doctor::run(&sh, &root, args),
+            Command::FetchWebrtc(args) => fetch::run(&sh, args),
+            Command::Patches(args) => patches_cmd::run(&sh, &root, args),
             Command::Sdk(args) => sdk::run(&sh, args),
             Command::Test(args) => test::run(&sh, args),
         }
