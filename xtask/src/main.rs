@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod config;
+mod demo;
 mod doctor;
 mod fetch;
 mod host;
@@ -29,6 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A real call on the distro libwebrtc (installs what it needs, like `test`).
+    Demo(demo::DemoArgs),
     /// Check this host for fetching and building WebRTC; say what to fix.
     Doctor(doctor::DoctorArgs),
     /// Fetch the pinned, patched WebRTC checkout (depot_tools, gclient sync, hooks, patches).
@@ -56,6 +59,7 @@ fn main() {
         let root = project_root();
         sh.change_dir(&root);
         match cli.command {
+            Command::Demo(args) => demo::run(&sh, args),
             Command::Doctor(args) => doctor::run(&sh, &root, args),
             Command::FetchWebrtc(args) => fetch::run(&sh, args),
             Command::Patches(args) => patches_cmd::run(&sh, &root, args),

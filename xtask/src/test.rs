@@ -76,6 +76,7 @@ pub enum Step {
     Clippy,
     CargoTest { extra: Vec<String> },
     LeakCheck,
+    RunDemo,
 }
 
 impl fmt::Display for Step {
@@ -100,6 +101,7 @@ impl fmt::Display for Step {
                 }
                 Ok(())
             }
+            Step::RunDemo => f.write_str(DEMO),
             Step::LeakCheck => write!(
                 f,
                 "MOBILERTC_CYCLES={LEAK_CHECK_CYCLES} cargo test -p mobilertc --test lifecycle (under {VALGRIND})"
@@ -118,15 +120,35 @@ pub struct HostFacts {
     pub sdk_dir_from_env: bool,
 }
 
+/// `cargo xtask demo`'s own step: the loopback call example on the SDK's libwebrtc.
+const DEMO: &str = "cargo run --release --locked -p mobilertc --features testing --example demo";
+
 /// Compute the plan; errors say what to do instead.
 pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
+    let mut steps = host_steps(args.no_install, args.sudo, facts)?;
+    if args.ci {
+        steps.push(Step::FmtCheck);
+        steps.push(Step::Clippy);
+    }
+    steps.push(Step::CargoTest {
+        extra: args.cargo_args.clone(),
+    });
+    if args.ci || args.leak_check {
+        steps.push(Step::LeakCheck);
+    }
+    Ok(steps)
+}
+
+/// What makes a host ready to build the native crates: the packages, then the SDK.
+/// Shared by `test` and `demo`.
+pub fn host_steps(no_install: bool, sudo: bool, facts: &HostFacts) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     if let Some(missing) = facts.missing_packages.as_ref().filter(|m| !m.is_empty()) {
         let install = Step::InstallPackages {
             packages: missing.clone(),
             sudo: !facts.is_root,
         };
-        if args.no_install || (!facts.is_root && !args.sudo) {
+        if no_install || (!facts.is_root && !sudo) {
             let why: Vec<String> = HOST_PACKAGES
                 .iter()
                 .filter(|(p, _)| missing.iter().any(|m| m == p))
@@ -135,7 +157,7 @@ pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
             bail!(
                 "the tests need host packages that are not installed:\n{}\ninstall them with:\n  {install}\n{}",
                 why.join("\n"),
-                if args.no_install {
+                if no_install {
                     "(--no-install was given)"
                 } else {
                     "or rerun as root, or with --sudo to let this command use sudo"
@@ -146,16 +168,6 @@ pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
     }
     if !facts.sdk_dir_from_env {
         steps.push(Step::WriteSystemSdk);
-    }
-    if args.ci {
-        steps.push(Step::FmtCheck);
-        steps.push(Step::Clippy);
-    }
-    steps.push(Step::CargoTest {
-        extra: args.cargo_args.clone(),
-    });
-    if args.ci || args.leak_check {
-        steps.push(Step::LeakCheck);
     }
     Ok(steps)
 }
@@ -189,7 +201,8 @@ fn is_root(sh: &Shell) -> bool {
         .unwrap_or(false)
 }
 
-pub fn run(sh: &Shell, args: TestArgs) -> Result<()> {
+/// Look at the host once: missing packages, root, a user-provided SDK.
+pub fn host_facts(sh: &Shell) -> HostFacts {
     let packages: Vec<&str> = HOST_PACKAGES.iter().map(|(p, _)| *p).collect();
     let facts = HostFacts {
         missing_packages: missing_packages(sh, &packages),
@@ -202,8 +215,17 @@ pub fn run(sh: &Shell, args: TestArgs) -> Result<()> {
             packages.join(", ")
         );
     }
-    let steps = plan(&args, &facts)?;
-    if args.dry_run {
+    facts
+}
+
+pub fn run(sh: &Shell, args: TestArgs) -> Result<()> {
+    let steps = plan(&args, &host_facts(sh))?;
+    execute_plan(sh, &steps, args.dry_run)
+}
+
+/// Print the plan (`--dry-run`) or run it with a step line and elapsed time per step.
+pub fn execute_plan(sh: &Shell, steps: &[Step], dry_run: bool) -> Result<()> {
+    if dry_run {
         for (i, step) in steps.iter().enumerate() {
             println!("[{}/{}] {step}", i + 1, steps.len());
         }
@@ -245,6 +267,10 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             cmd!(sh, "{xtask} sdk --provider system").run()?;
         }
         Step::FmtCheck => cmd!(sh, "cargo fmt --all -- --check").run()?,
+        Step::RunDemo => {
+            let args: Vec<&str> = DEMO.split_whitespace().skip(1).collect();
+            cmd!(sh, "cargo {args...}").run()?
+        }
         Step::Clippy => cmd!(
             sh,
             "cargo clippy --workspace --all-targets --locked -- -D warnings"
