@@ -228,6 +228,24 @@ linux = ["x64"]
             ),
         );
         fs::create_dir_all(dir.join("home")).unwrap();
+        // A pass-through to the real git that can hang on one repository, so a test can kill
+        // a sync midway whichever gclient (the stand-in or real depot_tools) runs it: both
+        // clone deps with the `git` on PATH.
+        let real_git = which::which("git").expect("git on PATH");
+        write_exe(
+            &dir.join("fake-bin/git"),
+            &format!(
+                r#"#!/bin/sh
+if [ -n "$FAKE_GIT_HANG_ON" ]; then
+  case " $* " in
+    *"$FAKE_GIT_HANG_ON"*) : > "$FAKE_GIT_HANG_MARKER"; while :; do sleep 60; done ;;
+  esac
+fi
+exec "{}" "$@"
+"#,
+                real_git.display()
+            ),
+        );
         let real_depot_tools = std::env::var_os("MOBILERTC_TEST_DEPOT_TOOLS").map(PathBuf::from);
         Fixture {
             _tmp: tmp,
@@ -256,7 +274,14 @@ linux = ["x64"]
     /// The environment of one xtask run: nothing inherited but PATH (for git, python3).
     fn env(&self) -> BTreeMap<String, String> {
         let mut env = BTreeMap::new();
-        env.insert("PATH".into(), std::env::var("PATH").unwrap());
+        env.insert(
+            "PATH".into(),
+            format!(
+                "{}:{}",
+                self.dir.join("fake-bin").display(),
+                std::env::var("PATH").unwrap()
+            ),
+        );
         env.insert("HOME".into(), self.dir.join("home").display().to_string());
         env.insert("GIT_CONFIG_NOSYSTEM".into(), "1".into());
         env.insert(
@@ -437,8 +462,8 @@ fn interrupted_sync_resumes_and_converges_to_the_same_lock() {
         .command(
             &["fetch-webrtc"],
             &[
-                ("FAKE_GCLIENT_HANG_AT", "src/third_party/common"),
-                ("FAKE_GCLIENT_HANG_MARKER", marker.to_str().unwrap()),
+                ("FAKE_GIT_HANG_ON", "upstream/common"),
+                ("FAKE_GIT_HANG_MARKER", marker.to_str().unwrap()),
             ],
         )
         .process_group(0)
@@ -596,8 +621,8 @@ fn concurrent_run_is_refused() {
         .command(
             &["fetch-webrtc"],
             &[
-                ("FAKE_GCLIENT_HANG_AT", "src/third_party/common"),
-                ("FAKE_GCLIENT_HANG_MARKER", marker.to_str().unwrap()),
+                ("FAKE_GIT_HANG_ON", "upstream/common"),
+                ("FAKE_GIT_HANG_MARKER", marker.to_str().unwrap()),
             ],
         )
         .process_group(0)
