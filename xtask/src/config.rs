@@ -49,6 +49,10 @@ pub struct ConfigArgs {
     /// Where the checkout's lock (`gclient revinfo` pins) is written.
     #[arg(long, env = "MOBILERTC_LOCK_FILE", value_name = "FILE")]
     pub lock_file: Option<PathBuf>,
+    /// Shallow checkout (`gclient sync --no-history`, about half the disk), for CI; the
+    /// same as `no_history = true` in the config.
+    #[arg(long, env = "MOBILERTC_NO_HISTORY")]
+    pub no_history: bool,
 }
 
 /// Android ABIs, named as Android names them (jniLibs/<abi>).
@@ -312,7 +316,7 @@ impl Config {
                 .as_ref()
                 .map(from_flag)
                 .unwrap_or_else(|| from_file(&raw.checkout.lock_file)),
-            no_history: raw.checkout.no_history,
+            no_history: raw.checkout.no_history || args.no_history,
             sync_attempts: raw.checkout.sync_attempts,
             retry_backoff: Duration::from_secs(raw.checkout.retry_backoff_secs),
             targets: raw.targets,
@@ -475,6 +479,12 @@ rtc_use_h264 = false
             cfg.branch, None,
             "an overridden revision is not on the branch"
         );
+        assert!(!cfg.no_history);
+        let shallow = ConfigArgs {
+            no_history: true,
+            ..Default::default()
+        };
+        assert!(parse(&sample(), &shallow).unwrap().no_history);
     }
 
     #[test]
