@@ -41,6 +41,15 @@ fn git(cwd: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Ctrl-C-like: the whole process group (xtask, gclient, git) dies at once.
+fn kill_group(child: &mut std::process::Child) {
+    Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+}
+
 fn write(path: &Path, text: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, text).unwrap();
@@ -318,6 +327,34 @@ exec "{}" "$@"
         c
     }
 
+    /// A `fetch-webrtc` in its own process group, returned once its sync hangs in the fake
+    /// git on the plain dep (the solution is cloned by then, the dep is not).
+    fn start_fetch_hanging_in_sync(&self) -> std::process::Child {
+        let marker = self.dir.join("hanging");
+        let mut child = self
+            .command(
+                &["fetch-webrtc"],
+                &[
+                    ("FAKE_GIT_HANG_ON", "upstream/common"),
+                    ("FAKE_GIT_HANG_MARKER", marker.to_str().unwrap()),
+                ],
+            )
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while !marker.exists() {
+            if start.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
+                kill_group(&mut child);
+                panic!("the sync never reached the dep");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
     fn xtask(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
         self.command(args, extra).output().unwrap()
     }
@@ -457,38 +494,8 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
 #[test]
 fn interrupted_sync_resumes_and_converges_to_the_same_lock() {
     let f = Fixture::new();
-    let marker = f.dir.join("hanging");
-    let mut child = f
-        .command(
-            &["fetch-webrtc"],
-            &[
-                ("FAKE_GIT_HANG_ON", "upstream/common"),
-                ("FAKE_GIT_HANG_MARKER", marker.to_str().unwrap()),
-            ],
-        )
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !marker.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the sync never reached the dep"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "xtask exited before the hang"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Ctrl-C-like: the whole process group, xtask and gclient, dies at once.
-    Command::new("kill")
-        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    let mut child = f.start_fetch_hanging_in_sync();
+    kill_group(&mut child);
     assert!(
         f.src().join(".git").exists(),
         "the solution was cloned before the kill"
@@ -616,34 +623,9 @@ fn stale_patch_fails_naming_patch_and_hunk_and_leaves_the_tree_unchanged() {
 #[test]
 fn concurrent_run_is_refused() {
     let f = Fixture::new();
-    let marker = f.dir.join("hanging");
-    let mut first = f
-        .command(
-            &["fetch-webrtc"],
-            &[
-                ("FAKE_GIT_HANG_ON", "upstream/common"),
-                ("FAKE_GIT_HANG_MARKER", marker.to_str().unwrap()),
-            ],
-        )
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !marker.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "first run never reached the dep"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut first = f.start_fetch_hanging_in_sync();
     let second = f.xtask(&["fetch-webrtc"], &[]);
-    Command::new("kill")
-        .args(["-s", "KILL", "--", &format!("-{}", first.id())])
-        .status()
-        .unwrap();
-    first.wait().unwrap();
+    kill_group(&mut first);
     assert!(!second.status.success());
     let err = text(&second);
     assert!(err.contains("another `cargo xtask` run (pid"), "{err}");
