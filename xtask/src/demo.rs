@@ -22,7 +22,7 @@ pub struct DemoArgs {
 }
 
 pub fn run(sh: &Shell, args: DemoArgs) -> Result<()> {
-    let mut steps = host_steps(args.no_install, args.sudo, &host_facts(sh))?;
+    let mut steps = host_steps(args.no_install, args.sudo, &host_facts(sh, false))?;
     steps.push(Step::RunDemo);
     execute_plan(sh, &steps, args.dry_run)
 }

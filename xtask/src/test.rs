@@ -45,6 +45,12 @@ const VALGRIND: &str = "valgrind --leak-check=full --show-leak-kinds=definite,in
 /// Call cycles under valgrind (~50x slower than native; 50 run natively in the suite).
 const LEAK_CHECK_CYCLES: u32 = 5;
 
+/// Needed only by the AddressSanitizer run (`--asan`, and `--ci` when a nightly exists).
+pub const ASAN_PACKAGES: &[(&str, &str)] = &[(
+    "clang",
+    "instruments the C++ shim for the AddressSanitizer run (same LLVM runtime as Rust's)",
+)];
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
     /// Never install packages: list what is missing and stop.
@@ -59,6 +65,11 @@ pub struct TestArgs {
     /// Rerun the 50-cycle lifecycle test under valgrind's leak checker.
     #[arg(long)]
     pub leak_check: bool,
+    /// Rerun the call and lifecycle tests with AddressSanitizer + LeakSanitizer (Rust and
+    /// the C++ shim instrumented; needs a nightly toolchain and clang++). `--ci` runs it
+    /// when both are there.
+    #[arg(long)]
+    pub asan: bool,
     /// Print the plan and run nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -70,12 +81,23 @@ pub struct TestArgs {
 /// One step of the test plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    InstallPackages { packages: Vec<String>, sudo: bool },
+    InstallPackages {
+        packages: Vec<String>,
+        sudo: bool,
+    },
     WriteSystemSdk,
     FmtCheck,
     Clippy,
-    CargoTest { extra: Vec<String> },
+    CargoTest {
+        extra: Vec<String>,
+    },
     LeakCheck,
+    Asan,
+    /// A step `--ci` would run but this host cannot, and why.
+    Skipped {
+        what: &'static str,
+        why: String,
+    },
     RunDemo,
 }
 
@@ -102,6 +124,8 @@ impl fmt::Display for Step {
                 Ok(())
             }
             Step::RunDemo => f.write_str(DEMO),
+            Step::Asan => write!(f, "{ASAN_ENV} {ASAN_TEST}"),
+            Step::Skipped { what, why } => write!(f, "skipped: {what} ({why})"),
             Step::LeakCheck => write!(
                 f,
                 "MOBILERTC_CYCLES={LEAK_CHECK_CYCLES} cargo test -p mobilertc --test lifecycle (under {VALGRIND})"
@@ -118,7 +142,16 @@ pub struct HostFacts {
     pub is_root: bool,
     /// `WEBRTC_SDK_DIR` is set: the user brings their own SDK, don't write one.
     pub sdk_dir_from_env: bool,
+    /// Why the AddressSanitizer run cannot happen here (`None`: it can).
+    pub asan_unavailable: Option<String>,
 }
+
+/// The sanitizer run: Rust through `-Zsanitizer` (nightly only), the shim through clang's
+/// `-fsanitize` (cc reads CXX/CXXFLAGS), one LLVM ASan runtime for both; LeakSanitizer
+/// watches every allocation, libwebrtc's included. Its own target dir: instrumented
+/// artifacts must not mix with the normal ones.
+const ASAN_ENV: &str = "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan";
+const ASAN_TEST: &str = "cargo +nightly test -p mobilertc --test call --test lifecycle --target <host> -- --test-threads 1";
 
 /// `cargo xtask demo`'s own step: the loopback call example on the SDK's libwebrtc.
 const DEMO: &str = "cargo run --release --locked -p mobilertc --features testing --example demo";
@@ -136,6 +169,15 @@ pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
     if args.ci || args.leak_check {
         steps.push(Step::LeakCheck);
     }
+    match (&facts.asan_unavailable, args.asan, args.ci) {
+        (None, true, _) | (None, _, true) => steps.push(Step::Asan),
+        (Some(why), true, _) => bail!("--asan: {why}"),
+        (Some(why), false, true) => steps.push(Step::Skipped {
+            what: "the AddressSanitizer run",
+            why: why.clone(),
+        }),
+        _ => {}
+    }
     Ok(steps)
 }
 
@@ -151,6 +193,7 @@ pub fn host_steps(no_install: bool, sudo: bool, facts: &HostFacts) -> Result<Vec
         if no_install || (!facts.is_root && !sudo) {
             let why: Vec<String> = HOST_PACKAGES
                 .iter()
+                .chain(ASAN_PACKAGES)
                 .filter(|(p, _)| missing.iter().any(|m| m == p))
                 .map(|(p, why)| format!("  {p}: {why}"))
                 .collect();
@@ -193,6 +236,29 @@ fn missing_packages(sh: &Shell, packages: &[&str]) -> Option<Vec<String>> {
     )
 }
 
+fn asan_unavailable(sh: &Shell) -> Option<String> {
+    let toolchains = cmd!(sh, "rustup toolchain list")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .unwrap_or_default();
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        return Some(
+            "Rust's AddressSanitizer needs a nightly toolchain: `rustup toolchain install nightly`"
+                .into(),
+        );
+    }
+    None
+}
+
+fn host_triple(sh: &Shell) -> Result<String> {
+    let info = cmd!(sh, "rustc -vV").quiet().read()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_owned)
+        .context("`rustc -vV` printed no host triple")
+}
+
 fn is_root(sh: &Shell) -> bool {
     cmd!(sh, "id -u")
         .quiet()
@@ -201,13 +267,16 @@ fn is_root(sh: &Shell) -> bool {
         .unwrap_or(false)
 }
 
-/// Look at the host once: missing packages, root, a user-provided SDK.
-pub fn host_facts(sh: &Shell) -> HostFacts {
-    let packages: Vec<&str> = HOST_PACKAGES.iter().map(|(p, _)| *p).collect();
+/// Look at the host once: missing packages (plus the sanitizer's with `with_asan`), root,
+/// a user-provided SDK, a nightly toolchain.
+pub fn host_facts(sh: &Shell, with_asan: bool) -> HostFacts {
+    let extra = if with_asan { ASAN_PACKAGES } else { &[] };
+    let packages: Vec<&str> = HOST_PACKAGES.iter().chain(extra).map(|(p, _)| *p).collect();
     let facts = HostFacts {
         missing_packages: missing_packages(sh, &packages),
         is_root: is_root(sh),
         sdk_dir_from_env: std::env::var_os(webrtc_sdk::SDK_DIR_ENV).is_some(),
+        asan_unavailable: asan_unavailable(sh),
     };
     if facts.missing_packages.is_none() {
         eprintln!(
@@ -219,7 +288,7 @@ pub fn host_facts(sh: &Shell) -> HostFacts {
 }
 
 pub fn run(sh: &Shell, args: TestArgs) -> Result<()> {
-    let steps = plan(&args, &host_facts(sh))?;
+    let steps = plan(&args, &host_facts(sh, args.ci || args.asan))?;
     execute_plan(sh, &steps, args.dry_run)
 }
 
@@ -284,6 +353,26 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             };
             cmd!(sh, "cargo test --workspace --locked {sep...} {extra...}").run()?
         }
+        Step::Skipped { .. } => {}
+        Step::Asan => {
+            let _f = [
+                sh.push_env("RUSTFLAGS", "-Zsanitizer=address"),
+                sh.push_env("CXX", "clang++"),
+                sh.push_env("CXXFLAGS", "-fsanitize=address -fno-omit-frame-pointer"),
+                sh.push_env("CARGO_TARGET_DIR", "target/asan"),
+            ];
+            which::which("clang++").context(
+                "the shim is instrumented with clang++, which is missing: `apt-get install clang`",
+            )?;
+            // An explicit --target keeps the sanitizer flags off build scripts and proc
+            // macros (they run on the host without the ASan runtime).
+            let triple = host_triple(sh)?;
+            cmd!(
+                sh,
+                "cargo +nightly test -p mobilertc --locked --test call --test lifecycle --target {triple} -- --test-threads 1"
+            )
+            .run()?;
+        }
         Step::LeakCheck => {
             // valgrind as the target runner wraps the test binary, not cargo itself.
             let _r = sh.push_env(
@@ -313,6 +402,7 @@ mod tests {
             sudo: false,
             ci: false,
             leak_check: false,
+            asan: false,
             dry_run: false,
             cargo_args: vec![],
         }
@@ -324,6 +414,7 @@ mod tests {
             missing_packages: Some(vec!["libtgowt-dev".into(), "libclang-dev".into()]),
             is_root: true,
             sdk_dir_from_env: false,
+            asan_unavailable: None,
         };
         let steps = plan(&TestArgs { ci: true, ..args() }, &facts).unwrap();
         let shown: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
@@ -336,8 +427,33 @@ mod tests {
                 "cargo clippy --workspace --all-targets --locked -- -D warnings",
                 "cargo test --workspace --locked",
                 "MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
+                "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan cargo +nightly test -p mobilertc --test call --test lifecycle --target <host> -- --test-threads 1",
             ]
         );
+    }
+
+    #[test]
+    fn asan_is_skipped_in_ci_but_required_when_asked() {
+        let facts = HostFacts {
+            missing_packages: Some(vec![]),
+            is_root: true,
+            sdk_dir_from_env: true,
+            asan_unavailable: Some("no nightly".into()),
+        };
+        let ci = plan(&TestArgs { ci: true, ..args() }, &facts).unwrap();
+        assert_eq!(
+            ci.last().unwrap().to_string(),
+            "skipped: the AddressSanitizer run (no nightly)"
+        );
+        let err = plan(
+            &TestArgs {
+                asan: true,
+                ..args()
+            },
+            &facts,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "--asan: no nightly");
     }
 
     #[test]
@@ -346,6 +462,7 @@ mod tests {
             missing_packages: Some(vec!["libtgowt-dev".into()]),
             is_root: false,
             sdk_dir_from_env: false,
+            asan_unavailable: None,
         };
         let err = plan(&args(), &facts).unwrap_err().to_string();
         assert!(
@@ -362,6 +479,7 @@ mod tests {
             missing_packages: Some(vec![]),
             is_root: false,
             sdk_dir_from_env: true,
+            asan_unavailable: None,
         };
         let steps = plan(
             &TestArgs {
