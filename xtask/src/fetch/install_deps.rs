@@ -107,19 +107,20 @@ mod tests {
     }
     const DEBIAN: &str = "PRETTY_NAME=\"Debian GNU/Linux 12\"\nID=debian\n";
 
+    /// The plan for a host that is root or not, with `--sudo` or not, on a distro.
+    fn plan_for(root: bool, sudo: bool, os_release: Option<&str>) -> InstallDeps {
+        let host = test_host(&[("MOBILERTC_ROOT", if root { "1" } else { "0" })]);
+        let inputs = Inputs {
+            skip: false,
+            sudo,
+            os_release,
+        };
+        plan(&cfg(), &host, &BTreeMap::new(), inputs)
+    }
+
     #[test]
     fn root_runs_it_directly() {
-        let host = test_host(&[("MOBILERTC_ROOT", "1")]);
-        let p = plan(
-            &cfg(),
-            &host,
-            &BTreeMap::new(),
-            Inputs {
-                skip: false,
-                sudo: false,
-                os_release: Some(DEBIAN),
-            },
-        );
+        let p = plan_for(true, false, Some(DEBIAN));
         let InstallDeps::Run(c) = p else {
             panic!("{p:?}")
         };
@@ -131,17 +132,7 @@ mod tests {
 
     #[test]
     fn sudo_when_allowed() {
-        let host = test_host(&[("MOBILERTC_ROOT", "0")]);
-        let p = plan(
-            &cfg(),
-            &host,
-            &BTreeMap::new(),
-            Inputs {
-                skip: false,
-                sudo: true,
-                os_release: Some(DEBIAN),
-            },
-        );
+        let p = plan_for(false, true, Some(DEBIAN));
         let InstallDeps::Run(c) = p else {
             panic!("{p:?}")
         };
@@ -153,17 +144,7 @@ mod tests {
 
     #[test]
     fn otherwise_prints_the_command() {
-        let host = test_host(&[("MOBILERTC_ROOT", "0")]);
-        let p = plan(
-            &cfg(),
-            &host,
-            &BTreeMap::new(),
-            Inputs {
-                skip: false,
-                sudo: false,
-                os_release: Some(DEBIAN),
-            },
-        );
+        let p = plan_for(false, false, Some(DEBIAN));
         let InstallDeps::Manual(m) = p else {
             panic!("{p:?}")
         };
@@ -175,17 +156,7 @@ mod tests {
 
     #[test]
     fn other_distros_are_told_what_to_do() {
-        let host = test_host(&[("MOBILERTC_ROOT", "1")]);
-        let p = plan(
-            &cfg(),
-            &host,
-            &BTreeMap::new(),
-            Inputs {
-                skip: false,
-                sudo: false,
-                os_release: Some("ID=fedora\n"),
-            },
-        );
+        let p = plan_for(true, false, Some("ID=fedora\n"));
         let InstallDeps::Manual(m) = p else {
             panic!("{p:?}")
         };
@@ -193,16 +164,7 @@ mod tests {
             m.contains("`fedora`") && m.contains("--skip-install-deps"),
             "{m}"
         );
-        let p = plan(
-            &cfg(),
-            &host,
-            &BTreeMap::new(),
-            Inputs {
-                skip: false,
-                sudo: false,
-                os_release: Some("ID=pop\nID_LIKE=\"ubuntu debian\"\n"),
-            },
-        );
+        let p = plan_for(true, false, Some("ID=pop\nID_LIKE=\"ubuntu debian\"\n"));
         assert!(matches!(p, InstallDeps::Run(_)), "{p:?}");
     }
 
