@@ -139,7 +139,13 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
     f->adm = f->worker->BlockingCall([&] {
       return rtcx::scoped_refptr<webrtc::AudioDeviceModule>(
           webrtc::TestAudioDeviceModule::Create(
-              f->task_queue_factory.get(), std::make_unique<mrtc::BridgeCapturer>(f->audio),
+#if MRTC_ADM_TAKES_ENVIRONMENT
+              // A borrowed factory, as the deprecated overload did: it must outlive the ADM.
+              webrtc::CreateEnvironment(f->task_queue_factory.get()),
+#else
+              f->task_queue_factory.get(),
+#endif
+              std::make_unique<mrtc::BridgeCapturer>(f->audio),
               std::make_unique<mrtc::BridgeRenderer>(f->audio), 1.0f));
     });
     if (!f->adm) return MRTC_ERR_INTERNAL;
@@ -157,7 +163,16 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
     f->network->BlockingCall([&] {
       static const uint8_t kKey[30] = {1};  // AES_CM_128_HMAC_SHA1_80 key + salt; never used
       auto session = std::make_unique<cricketx::SrtpSession>();
+      // SetSend(suite, const uint8_t*, size_t, ids) became SetSend(suite, ZeroOnFreeBuffer,
+      // ids) upstream: the buffer overload landed on main 2024-09-19 ("srtp: spanify key
+      // setters", #43055, after the M130 branch point) and the pointer one was removed
+      // 2024-11-13 (#43397, after M132's), so M131 and M132 have both.
+#if MRTC_WEBRTC_MILESTONE >= 131
+      if (session->SetSend(rtcx::kSrtpAes128CmSha1_80,
+                           rtcx::ZeroOnFreeBuffer<uint8_t>(kKey, sizeof(kKey)), {})) {
+#else
       if (session->SetSend(rtcx::kSrtpAes128CmSha1_80, kKey, sizeof(kKey), {})) {
+#endif
         f->srtp_keepalive = std::move(session);
       }
     });

@@ -5,7 +5,10 @@
 #include "mrtc_internal.h"
 #include "peer_internal.h"
 
-#if MRTC_WEBRTC_MILESTONE >= 128
+// needs_denoising() returns std::optional since "Migrate absl::optional to std::optional"
+// (main 2024-09-02, between the M129 and M130 branch points). Where abseil aliases
+// absl::optional to std::optional (Chromium's config) both spellings are the same type.
+#if MRTC_WEBRTC_MILESTONE >= 130
 #include <optional>
 #define MRTC_OPTIONAL std::optional
 #else

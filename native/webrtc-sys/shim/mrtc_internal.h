@@ -16,6 +16,9 @@
 #include "api/audio_codecs/builtin_audio_encoder_factory.h"
 #include "api/create_peerconnection_factory.h"
 #include "api/data_channel_interface.h"
+#if MRTC_WEBRTC_MILESTONE >= 138
+#include "api/environment/environment_factory.h"
+#endif
 #include "api/jsep.h"
 #include "api/media_stream_interface.h"
 #include "api/peer_connection_interface.h"
@@ -47,12 +50,17 @@
 #endif
 
 // Upstream moved rtc:: (Thread, scoped_refptr, AdaptedVideoTrackSource, LogMessage,
-// CopyOnWriteBuffer, …) into webrtc:: during 2025 (≈M134-M137; the rtc:: aliases were then
-// removed). `rtcx::` names whichever namespace holds them.
-// Likewise cricket:: (AudioOptions, SrtpSession). Checked: M110 (tg_owt, compiled here) and
-// M125 use rtc::/cricket::; M150 (shiguredo/webrtc-rs) uses webrtc:: only. The cut-over
-// milestone in between is not verified by a build.
-#if MRTC_WEBRTC_MILESTONE >= 136
+// CopyOnWriteBuffer, …) and cricket:: (AudioOptions, SrtpSession) into webrtc:: in steps from
+// 2025-02 to 2025-04; the last ones the shim uses were "Move rest of rtc namespace except ios
+// and clashes" (main@{#44280}, 2025-04-02), "Move pc/ to webrtc namespace" (#44313, 04-07) and
+// "Move cricket namespace to webrtc" (#44336, 04-08), all after the M136 branch point
+// (2025-03-31), so M137 is the first milestone with all of them in webrtc:: (a main snapshot
+// of 2025-03-31 has no webrtc::SrtpSession / webrtc::InitializeSSL). The old names survive
+// only as aliases behind WEBRTC_ALLOW_DEPRECATED_NAMESPACES (#44436, 2025-04-23).
+// `rtcx::` / `cricketx::` name whichever namespace holds them.
+// Compiled: M110 (tg_owt) and main snapshots at the M129..M136 branch dates on the old side;
+// main snapshots at the M137/M138 branch dates and bb9331cfbe98 (2025-06-20, ≈M139) on the new.
+#if MRTC_WEBRTC_MILESTONE >= 137
 namespace rtcx = ::webrtc;
 namespace cricketx = ::webrtc;
 #else
@@ -64,6 +72,9 @@ namespace cricketx = ::cricket;
 // posted to the network thread instead of blocking on it; Send() -> bool still exists up
 // to at least M150 but is slated for removal. Before this, Send() reports a full buffer.
 #define MRTC_HAS_SEND_ASYNC (MRTC_WEBRTC_MILESTONE >= 120)
+// TestAudioDeviceModule::Create(const Environment&, …) landed on main 2025-05-02 (#44505,
+// after the M137 branch point of 2025-04-28), deprecating Create(TaskQueueFactory*, …).
+#define MRTC_ADM_TAKES_ENVIRONMENT (MRTC_WEBRTC_MILESTONE >= 138)
 // CreateVideoTrack(label, source*) was replaced by CreateVideoTrack(scoped_refptr, label).
 #define MRTC_VIDEO_TRACK_REFPTR_FIRST (MRTC_WEBRTC_MILESTONE >= 118)
 
