@@ -41,13 +41,27 @@ fn git(cwd: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// Ctrl-C-like: the whole process group (xtask, gclient, git) dies at once.
-fn kill_group(child: &mut std::process::Child) {
-    Command::new("kill")
-        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+/// A run in its own process group, killed (group and all) when dropped, so a failing test
+/// cannot leave a hung fetch and its fake git behind.
+struct Group(std::process::Child);
+
+impl Group {
+    /// Ctrl-C-like: the whole process group (xtask, gclient, git) dies at once.
+    fn kill(&mut self) {
+        if self.0.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 fn write(path: &Path, text: &str) {
@@ -329,10 +343,10 @@ exec "{}" "$@"
 
     /// A `fetch-webrtc` in its own process group, returned once its sync hangs in the fake
     /// git on the plain dep (the solution is cloned by then, the dep is not).
-    fn start_fetch_hanging_in_sync(&self) -> std::process::Child {
+    fn start_fetch_hanging_in_sync(&self) -> Group {
         let marker = self.dir.join("hanging");
-        let mut child = self
-            .command(
+        let mut child = Group(
+            self.command(
                 &["fetch-webrtc"],
                 &[
                     ("FAKE_GIT_HANG_ON", "upstream/common"),
@@ -343,11 +357,12 @@ exec "{}" "$@"
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
+            .unwrap(),
+        );
         let start = Instant::now();
         while !marker.exists() {
-            if start.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
-                kill_group(&mut child);
+            // The guard kills the run on the way out.
+            if start.elapsed() > Duration::from_secs(60) || child.0.try_wait().unwrap().is_some() {
                 panic!("the sync never reached the dep");
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -494,8 +509,7 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
 #[test]
 fn interrupted_sync_resumes_and_converges_to_the_same_lock() {
     let f = Fixture::new();
-    let mut child = f.start_fetch_hanging_in_sync();
-    kill_group(&mut child);
+    f.start_fetch_hanging_in_sync().kill();
     assert!(
         f.src().join(".git").exists(),
         "the solution was cloned before the kill"
@@ -625,7 +639,7 @@ fn concurrent_run_is_refused() {
     let f = Fixture::new();
     let mut first = f.start_fetch_hanging_in_sync();
     let second = f.xtask(&["fetch-webrtc"], &[]);
-    kill_group(&mut first);
+    first.kill();
     assert!(!second.status.success());
     let err = text(&second);
     assert!(err.contains("another `cargo xtask` run (pid"), "{err}");
