@@ -404,6 +404,17 @@ pub fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
+/// The checked-in webrtc.toml with the work dir at `/w` (and `args` on top), for unit
+/// tests that need a real `Config` without touching the process environment.
+#[cfg(test)]
+pub fn test_config(args: ConfigArgs) -> Config {
+    let args = ConfigArgs {
+        work_dir: Some("/w".into()),
+        ..args
+    };
+    Config::load(&crate::project_root(), &crate::host::test_host(&[]), &args).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

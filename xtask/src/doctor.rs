@@ -260,11 +260,7 @@ mod tests {
     use crate::host::test_host;
 
     fn cfg() -> Config {
-        let args = ConfigArgs {
-            work_dir: Some("/w".into()),
-            ..Default::default()
-        };
-        Config::load(&crate::project_root(), &test_host(&[]), &args).unwrap()
+        crate::config::test_config(ConfigArgs::default())
     }
     fn facts() -> Facts {
         Facts {

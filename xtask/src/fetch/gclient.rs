@@ -81,15 +81,12 @@ pub fn load_and_render(root: &Path, cfg: &Config) -> Result<String> {
 mod tests {
     use super::*;
     use crate::config::ConfigArgs;
-    use crate::host::test_host;
 
     fn cfg(cache: Option<&str>) -> Config {
-        let args = ConfigArgs {
+        crate::config::test_config(ConfigArgs {
             cache_dir: cache.map(Into::into),
-            work_dir: Some("/w".into()),
             ..Default::default()
-        };
-        Config::load(&crate::project_root(), &test_host(&[]), &args).unwrap()
+        })
     }
 
     #[test]

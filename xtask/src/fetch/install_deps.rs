@@ -99,11 +99,7 @@ mod tests {
     use crate::host::test_host;
 
     fn cfg() -> Config {
-        let args = ConfigArgs {
-            work_dir: Some("/w".into()),
-            ..Default::default()
-        };
-        Config::load(&crate::project_root(), &test_host(&[]), &args).unwrap()
+        crate::config::test_config(ConfigArgs::default())
     }
     const DEBIAN: &str = "PRETTY_NAME=\"Debian GNU/Linux 12\"\nID=debian\n";
 
