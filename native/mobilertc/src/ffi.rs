@@ -15,10 +15,7 @@ use crate::peer::{IceTransportPolicy, SdpType, SessionDescription};
 
 /// Borrows a Rust string as an `mrtc_str`; valid as long as `s` is.
 pub(crate) fn mstr(s: &str) -> sys::mrtc_str {
-    sys::mrtc_str {
-        ptr: s.as_ptr().cast(),
-        len: s.len(),
-    }
+    sys::mrtc_str::from_str(s)
 }
 
 /// Copies an `mrtc_str` handed to us by the shim (valid only during the callback).
@@ -26,11 +23,7 @@ pub(crate) fn mstr(s: &str) -> sys::mrtc_str {
 /// # Safety
 /// `s.ptr` must be null or point to `s.len` readable bytes.
 pub(crate) unsafe fn owned(s: sys::mrtc_str) -> String {
-    if s.ptr.is_null() || s.len == 0 {
-        return String::new();
-    }
-    let bytes = std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len);
-    String::from_utf8_lossy(bytes).into_owned()
+    s.to_string_lossy()
 }
 
 /// Numeric value of any header enum, whatever Rust type bindgen gave it.

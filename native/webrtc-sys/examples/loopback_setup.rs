@@ -28,17 +28,11 @@ struct Ctx {
 }
 
 fn s(text: &str) -> mrtc_str {
-    mrtc_str {
-        ptr: text.as_ptr().cast(),
-        len: text.len(),
-    }
+    mrtc_str::from_str(text)
 }
 
 unsafe fn text(s: mrtc_str) -> String {
-    if s.ptr.is_null() {
-        return String::new();
-    }
-    String::from_utf8_lossy(std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len)).into_owned()
+    s.to_string_lossy()
 }
 
 unsafe extern "C" fn on_peer(ud: *mut c_void, ev: *const mrtc_peer_event) {

@@ -10,6 +10,29 @@
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 
+impl mrtc_str {
+    /// Borrows `text` for one call into the shim (which copies what it keeps).
+    pub fn from_str(text: &str) -> mrtc_str {
+        mrtc_str {
+            ptr: text.as_ptr().cast(),
+            len: text.len(),
+        }
+    }
+
+    /// Copies a string the shim handed over (invalid UTF-8 is replaced).
+    ///
+    /// # Safety
+    /// `ptr` must be null or point to `len` readable bytes, as during the callback that
+    /// received it.
+    pub unsafe fn to_string_lossy(self) -> String {
+        if self.ptr.is_null() || self.len == 0 {
+            return String::new();
+        }
+        let bytes = std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len);
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+}
+
 // The build script's ABI decision, compiled here too so that `cargo test` covers it.
 #[cfg(test)]
 #[path = "../build/abi.rs"]

@@ -9,17 +9,11 @@ use std::time::Duration;
 use webrtc_sys::*;
 
 fn s(text: &str) -> mrtc_str {
-    mrtc_str {
-        ptr: text.as_ptr().cast(),
-        len: text.len(),
-    }
+    mrtc_str::from_str(text)
 }
 
 unsafe fn text(s: mrtc_str) -> String {
-    if s.ptr.is_null() {
-        return String::new();
-    }
-    String::from_utf8_lossy(std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len)).into_owned()
+    s.to_string_lossy()
 }
 
 type SdpResult = (mrtc_status, mrtc_sdp_type, String);
