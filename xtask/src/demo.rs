@@ -6,23 +6,28 @@
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::test::{execute_plan, host_facts, host_steps, Step};
+use crate::test::{execute_plan, host_facts, host_steps, Step, BUILD_PACKAGES};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
     /// Never install packages: list what is missing and stop.
     #[arg(long)]
     pub no_install: bool,
-    /// Allow `sudo apt-get install` when not root (it may ask for a password).
-    #[arg(long)]
-    pub sudo: bool,
+    /// Install missing packages with `sudo apt-get` without asking first (when not root;
+    /// sudo itself may still ask for a password). Without it a terminal session asks.
+    #[arg(long, short = 'y', alias = "sudo")]
+    pub yes: bool,
     /// Print the plan and run nothing.
     #[arg(long)]
     pub dry_run: bool,
 }
 
 pub fn run(sh: &Shell, args: DemoArgs) -> Result<()> {
-    let mut steps = host_steps(args.no_install, args.sudo, &host_facts(sh, false))?;
+    let mut steps = host_steps(
+        args.no_install,
+        args.yes,
+        &host_facts(sh, &[BUILD_PACKAGES]),
+    )?;
     steps.push(Step::RunDemo);
     execute_plan(sh, &steps, args.dry_run)
 }

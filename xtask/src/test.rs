@@ -7,17 +7,19 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-/// Debian packages the tests need, each with why (printed when they are missing).
+/// Debian packages that building the native crates needs (`demo` and `test`), each with why
+/// (printed when they are missing).
 ///
-/// Everything else the suite uses (git, python3, gcc/g++) comes with the base image; they
-/// are listed anyway so a slimmer machine gets a precise message rather than a test failure.
-pub const HOST_PACKAGES: &[(&str, &str)] = &[
+/// Some (git, python3, g++) come with most images; they are listed anyway so a slimmer
+/// machine gets a precise message rather than a failure half-way.
+pub const BUILD_PACKAGES: &[(&str, &str)] = &[
     (
         "libtgowt-dev",
         "the distro libwebrtc the shim is built and tested against",
@@ -32,6 +34,10 @@ pub const HOST_PACKAGES: &[(&str, &str)] = &[
         "resolves libtgowt's abseil link set when writing the SDK",
     ),
     ("g++", "compiles the C++ shim"),
+];
+
+/// What the tests need on top of [`BUILD_PACKAGES`].
+pub const TEST_PACKAGES: &[(&str, &str)] = &[
     ("git", "the fixture upstream of the fetch-webrtc tests"),
     ("python3", "the stand-in gclient of the fetch-webrtc tests"),
     (
@@ -51,14 +57,35 @@ pub const ASAN_PACKAGES: &[(&str, &str)] = &[(
     "instruments the C++ shim for the AddressSanitizer run (same LLVM runtime as Rust's)",
 )];
 
+/// The end-to-end tests' tools: a real browser, a real TURN server, real networks.
+pub const INTEGRATION_PACKAGES: &[(&str, &str)] = &[
+    (
+        "chromium",
+        "the browser peer of the browser <-> native call tests (headless)",
+    ),
+    ("chromium-driver", "drives that Chromium (WebDriver)"),
+    (
+        "coturn",
+        "the STUN/TURN server of the connection-kind tests",
+    ),
+    ("nftables", "the NAT routers of the connection-kind tests"),
+    ("iproute2", "`ip netns` and veth pairs for those tests"),
+    (
+        "generate-ninja",
+        "gn, for the build-plumbing test (a small gn project built for real)",
+    ),
+    ("ninja-build", "ninja, for the same test"),
+];
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
     /// Never install packages: list what is missing and stop.
     #[arg(long)]
     pub no_install: bool,
-    /// Allow `sudo apt-get install` when not root (it may ask for a password).
-    #[arg(long)]
-    pub sudo: bool,
+    /// Install missing packages with `sudo apt-get` without asking first (when not root;
+    /// sudo itself may still ask for a password). Without it a terminal session asks.
+    #[arg(long, short = 'y', alias = "sudo")]
+    pub yes: bool,
     /// What CI runs: also `cargo fmt --check` and `cargo clippy -D warnings`, and the leak check.
     #[arg(long)]
     pub ci: bool,
@@ -84,12 +111,17 @@ pub enum Step {
     InstallPackages {
         packages: Vec<String>,
         sudo: bool,
+        /// Ask on the terminal before running it (sudo without `--yes`).
+        confirm: bool,
     },
     WriteSystemSdk,
     FmtCheck,
     Clippy,
     CargoTest {
         extra: Vec<String>,
+        /// CI: the browser and network-namespace tests fail instead of skipping when their
+        /// tools are missing (a green run must mean they ran).
+        require_integration: bool,
     },
     LeakCheck,
     Asan,
@@ -104,7 +136,7 @@ pub enum Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::InstallPackages { packages, sudo } => write!(
+            Step::InstallPackages { packages, sudo, .. } => write!(
                 f,
                 "{}apt-get update && {}apt-get install -y --no-install-recommends {}",
                 if *sudo { "sudo " } else { "" },
@@ -116,7 +148,13 @@ impl fmt::Display for Step {
             Step::Clippy => {
                 f.write_str("cargo clippy --workspace --all-targets --locked -- -D warnings")
             }
-            Step::CargoTest { extra } => {
+            Step::CargoTest {
+                extra,
+                require_integration,
+            } => {
+                if *require_integration {
+                    write!(f, "{REQUIRE_ENV} ")?;
+                }
                 write!(f, "cargo test --workspace --locked")?;
                 if !extra.is_empty() {
                     write!(f, " -- {}", extra.join(" "))?;
@@ -140,6 +178,8 @@ pub struct HostFacts {
     /// `None` when the host has no dpkg (not Debian/Ubuntu): packages can't be checked.
     pub missing_packages: Option<Vec<String>>,
     pub is_root: bool,
+    /// stdin and stderr are a terminal: a question can be asked.
+    pub interactive: bool,
     /// `WEBRTC_SDK_DIR` is set: the user brings their own SDK, don't write one.
     pub sdk_dir_from_env: bool,
     /// Why the AddressSanitizer run cannot happen here (`None`: it can).
@@ -153,18 +193,23 @@ pub struct HostFacts {
 const ASAN_ENV: &str = "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan";
 const ASAN_TEST: &str = "cargo +nightly test -p mobilertc --test call --test lifecycle --target <host> -- --test-threads 1";
 
+/// Set by `--ci`: the integration tests' "skipped: tool missing" becomes a failure.
+const REQUIRE_VARS: &[&str] = &["MOBILERTC_REQUIRE_BROWSER", "MOBILERTC_REQUIRE_NETNS"];
+const REQUIRE_ENV: &str = "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1";
+
 /// `cargo xtask demo`'s own step: the loopback call example on the SDK's libwebrtc.
 const DEMO: &str = "cargo run --release --locked -p mobilertc --features testing --example demo";
 
 /// Compute the plan; errors say what to do instead.
 pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
-    let mut steps = host_steps(args.no_install, args.sudo, facts)?;
+    let mut steps = host_steps(args.no_install, args.yes, facts)?;
     if args.ci {
         steps.push(Step::FmtCheck);
         steps.push(Step::Clippy);
     }
     steps.push(Step::CargoTest {
         extra: args.cargo_args.clone(),
+        require_integration: args.ci,
     });
     if args.ci || args.leak_check {
         steps.push(Step::LeakCheck);
@@ -182,28 +227,32 @@ pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
 }
 
 /// What makes a host ready to build the native crates: the packages, then the SDK.
-/// Shared by `test` and `demo`.
-pub fn host_steps(no_install: bool, sudo: bool, facts: &HostFacts) -> Result<Vec<Step>> {
+/// Shared by `test` and `demo`. Not root: sudo with `--yes`, after asking on a terminal,
+/// otherwise the exact command in the error.
+pub fn host_steps(no_install: bool, yes: bool, facts: &HostFacts) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     if let Some(missing) = facts.missing_packages.as_ref().filter(|m| !m.is_empty()) {
         let install = Step::InstallPackages {
             packages: missing.clone(),
             sudo: !facts.is_root,
+            confirm: !facts.is_root && !yes,
         };
-        if no_install || (!facts.is_root && !sudo) {
-            let why: Vec<String> = HOST_PACKAGES
+        if no_install || (!facts.is_root && !yes && !facts.interactive) {
+            let why: Vec<String> = BUILD_PACKAGES
                 .iter()
+                .chain(TEST_PACKAGES)
                 .chain(ASAN_PACKAGES)
+                .chain(INTEGRATION_PACKAGES)
                 .filter(|(p, _)| missing.iter().any(|m| m == p))
                 .map(|(p, why)| format!("  {p}: {why}"))
                 .collect();
             bail!(
-                "the tests need host packages that are not installed:\n{}\ninstall them with:\n  {install}\n{}",
+                "host packages that are needed are not installed:\n{}\ninstall them with:\n  {install}\n{}",
                 why.join("\n"),
                 if no_install {
                     "(--no-install was given)"
                 } else {
-                    "or rerun as root, or with --sudo to let this command use sudo"
+                    "or rerun as root, or with --yes to let this command run sudo without asking"
                 }
             );
         }
@@ -251,6 +300,19 @@ fn asan_unavailable(sh: &Shell) -> Option<String> {
     None
 }
 
+/// Ask on the terminal whether to run `command`; only "y"/"yes" is a yes.
+fn confirmed(command: &str) -> Result<bool> {
+    eprint!("Missing host packages. Run this?\n  {command}\n[y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("reading the answer from stdin")?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
 fn host_triple(sh: &Shell) -> Result<String> {
     let info = cmd!(sh, "rustc -vV").quiet().read()?;
     info.lines()
@@ -267,14 +329,19 @@ fn is_root(sh: &Shell) -> bool {
         .unwrap_or(false)
 }
 
-/// Look at the host once: missing packages (plus the sanitizer's with `with_asan`), root,
-/// a user-provided SDK, a nightly toolchain.
-pub fn host_facts(sh: &Shell, with_asan: bool) -> HostFacts {
-    let extra = if with_asan { ASAN_PACKAGES } else { &[] };
-    let packages: Vec<&str> = HOST_PACKAGES.iter().chain(extra).map(|(p, _)| *p).collect();
+/// Look at the host once: which of `packages` are missing, root, a terminal, a
+/// user-provided SDK, a nightly toolchain.
+pub fn host_facts(sh: &Shell, packages: &[&[(&str, &str)]]) -> HostFacts {
+    let packages: Vec<&str> = packages
+        .iter()
+        .copied()
+        .flatten()
+        .map(|(p, _)| *p)
+        .collect();
     let facts = HostFacts {
         missing_packages: missing_packages(sh, &packages),
         is_root: is_root(sh),
+        interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         sdk_dir_from_env: std::env::var_os(webrtc_sdk::SDK_DIR_ENV).is_some(),
         asan_unavailable: asan_unavailable(sh),
     };
@@ -287,8 +354,17 @@ pub fn host_facts(sh: &Shell, with_asan: bool) -> HostFacts {
     facts
 }
 
+/// The package sets `cargo xtask test` needs for these flags.
+fn test_packages(args: &TestArgs) -> Vec<&'static [(&'static str, &'static str)]> {
+    let mut sets = vec![BUILD_PACKAGES, TEST_PACKAGES, INTEGRATION_PACKAGES];
+    if args.ci || args.asan {
+        sets.push(ASAN_PACKAGES);
+    }
+    sets
+}
+
 pub fn run(sh: &Shell, args: TestArgs) -> Result<()> {
-    let steps = plan(&args, &host_facts(sh, args.ci || args.asan))?;
+    let steps = plan(&args, &host_facts(sh, &test_packages(&args)))?;
     execute_plan(sh, &steps, args.dry_run)
 }
 
@@ -316,7 +392,14 @@ pub fn execute_plan(sh: &Shell, steps: &[Step], dry_run: bool) -> Result<()> {
 
 fn execute(sh: &Shell, step: &Step) -> Result<()> {
     match step {
-        Step::InstallPackages { packages, sudo } => {
+        Step::InstallPackages {
+            packages,
+            sudo,
+            confirm,
+        } => {
+            if *confirm && !confirmed(&step.to_string())? {
+                bail!("not installing; run it yourself, then rerun:\n  {step}");
+            }
             // sudo runs apt-get itself; -E keeps DEBIAN_FRONTEND so no debconf prompt waits.
             let (program, pre): (&str, &[&str]) = if *sudo {
                 ("sudo", &["-E", "apt-get"])
@@ -345,7 +428,15 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             "cargo clippy --workspace --all-targets --locked -- -D warnings"
         )
         .run()?,
-        Step::CargoTest { extra } => {
+        Step::CargoTest {
+            extra,
+            require_integration,
+        } => {
+            let _require: Vec<_> = if *require_integration {
+                REQUIRE_VARS.iter().map(|v| sh.push_env(v, "1")).collect()
+            } else {
+                vec![]
+            };
             let sep: Vec<OsString> = if extra.is_empty() {
                 vec![]
             } else {
@@ -399,7 +490,7 @@ mod tests {
     fn args() -> TestArgs {
         TestArgs {
             no_install: false,
-            sudo: false,
+            yes: false,
             ci: false,
             leak_check: false,
             asan: false,
@@ -413,6 +504,7 @@ mod tests {
         let facts = HostFacts {
             missing_packages: Some(vec!["libtgowt-dev".into(), "libclang-dev".into()]),
             is_root: true,
+            interactive: false,
             sdk_dir_from_env: false,
             asan_unavailable: None,
         };
@@ -425,7 +517,7 @@ mod tests {
                 "cargo xtask sdk --provider system",
                 "cargo fmt --all -- --check",
                 "cargo clippy --workspace --all-targets --locked -- -D warnings",
-                "cargo test --workspace --locked",
+                "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 cargo test --workspace --locked",
                 "MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
                 "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan cargo +nightly test -p mobilertc --test call --test lifecycle --target <host> -- --test-threads 1",
             ]
@@ -437,6 +529,7 @@ mod tests {
         let facts = HostFacts {
             missing_packages: Some(vec![]),
             is_root: true,
+            interactive: false,
             sdk_dir_from_env: true,
             asan_unavailable: Some("no nightly".into()),
         };
@@ -461,6 +554,7 @@ mod tests {
         let facts = HostFacts {
             missing_packages: Some(vec!["libtgowt-dev".into()]),
             is_root: false,
+            interactive: false,
             sdk_dir_from_env: false,
             asan_unavailable: None,
         };
@@ -470,7 +564,7 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("the distro libwebrtc"), "{err}");
-        assert!(err.contains("--sudo"), "{err}");
+        assert!(err.contains("--yes"), "{err}");
     }
 
     #[test]
@@ -478,6 +572,7 @@ mod tests {
         let facts = HostFacts {
             missing_packages: Some(vec![]),
             is_root: false,
+            interactive: false,
             sdk_dir_from_env: true,
             asan_unavailable: None,
         };
@@ -492,8 +587,55 @@ mod tests {
         assert_eq!(
             steps,
             [Step::CargoTest {
-                extra: vec!["call".into()]
+                extra: vec!["call".into()],
+                require_integration: false,
             }]
         );
+    }
+
+    #[test]
+    fn non_root_terminal_asks_and_yes_does_not() {
+        let facts = HostFacts {
+            missing_packages: Some(vec!["coturn".into()]),
+            is_root: false,
+            interactive: true,
+            sdk_dir_from_env: true,
+            asan_unavailable: None,
+        };
+        let asks = plan(&args(), &facts).unwrap();
+        assert_eq!(
+            asks[0],
+            Step::InstallPackages {
+                packages: vec!["coturn".into()],
+                sudo: true,
+                confirm: true
+            }
+        );
+        let yes = plan(
+            &TestArgs {
+                yes: true,
+                ..args()
+            },
+            &facts,
+        )
+        .unwrap();
+        assert!(matches!(
+            yes[0],
+            Step::InstallPackages {
+                sudo: true,
+                confirm: false,
+                ..
+            }
+        ));
+        let never = plan(
+            &TestArgs {
+                no_install: true,
+                ..args()
+            },
+            &facts,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(never.contains("coturn: the STUN/TURN server"), "{never}");
     }
 }
