@@ -1,1 +1,21 @@
-//! Work in progress.
+//! The signaling server of mobilertc: rooms of peers relaying offers, answers, ICE
+//! candidates and chat over HTTP long-polling. The protocol (v1) is docs/signaling.md.
+//!
+//! ```no_run
+//! let server = mobilertc_signaling::spawn_background(
+//!     "127.0.0.1:0".parse().unwrap(),
+//!     mobilertc_signaling::Config::default(),
+//! )?;
+//! println!("signaling at {}", server.url());
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod config;
+mod error;
+mod http;
+mod hub;
+pub mod protocol;
+
+pub use config::{Config, ConfigError};
+pub use error::ApiError;
+pub use http::{spawn_background, BackgroundServer, Server};

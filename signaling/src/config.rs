@@ -1,0 +1,74 @@
+//! Server limits and timeouts (the table in docs/signaling.md).
+
+use std::time::Duration;
+
+/// Limits and timeouts of one server. `Default` gives the values documented in
+/// docs/signaling.md; every field has a `--flag` of the same name on the binary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Longest a poll waits (and the default of `timeout_ms`).
+    pub poll_timeout: Duration,
+    /// A peer with no poll waiting and no poll for this long is removed (`leave`, `expired`).
+    pub expire_after: Duration,
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// Peers per room (409 `room_full` beyond).
+    pub max_room_peers: usize,
+    /// Unacknowledged messages per peer queue (429 `queue_full` beyond). Server
+    /// notifications (`join`, `leave`) are always queued, even over this limit.
+    pub max_queue: usize,
+    /// Sends per second and peer, refilled continuously; 0 disables the limit.
+    pub rate_per_sec: u32,
+    /// Token bucket size: how many sends may come in a burst.
+    pub rate_burst: u32,
+    /// One line per join/leave/expiry on stderr.
+    pub log: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            poll_timeout: Duration::from_millis(25_000),
+            expire_after: Duration::from_millis(60_000),
+            max_body_bytes: 65_536,
+            max_room_peers: 16,
+            max_queue: 256,
+            rate_per_sec: 50,
+            rate_burst: 200,
+            log: true,
+        }
+    }
+}
+
+/// A configuration the server cannot run with.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{field} must be at least {min} (got {got})")]
+    TooSmall {
+        field: &'static str,
+        min: u64,
+        got: u64,
+    },
+}
+
+impl Config {
+    /// Checks that every limit leaves the server usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let check = |field, min: u64, got: u64| {
+            if got < min {
+                Err(ConfigError::TooSmall { field, min, got })
+            } else {
+                Ok(())
+            }
+        };
+        check("expire_after_ms", 1, self.expire_after.as_millis() as u64)?;
+        // A join body with a display name must fit.
+        check("max_body_bytes", 256, self.max_body_bytes as u64)?;
+        check("max_room_peers", 1, self.max_room_peers as u64)?;
+        check("max_queue", 1, self.max_queue as u64)?;
+        if self.rate_per_sec > 0 {
+            check("rate_burst", 1, self.rate_burst as u64)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! `mobilertc-signaling --listen 127.0.0.1:8080`: the signaling server (docs/signaling.md).
+
+use anyhow::Context;
+use clap::Parser;
+use mobilertc_signaling::{Config, Server};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The signaling server of mobilertc: rooms, HTTP long-polling, protocol v1.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Address to listen on (port 0: any free port; the real one is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Longest a poll waits, and the default `timeout_ms`.
+    #[arg(long, default_value_t = 25_000)]
+    poll_timeout_ms: u64,
+    /// A peer that has not polled for this long (and has no poll waiting) is removed.
+    #[arg(long, default_value_t = 60_000)]
+    expire_after_ms: u64,
+    /// Largest request body.
+    #[arg(long, default_value_t = 65_536)]
+    max_body_bytes: usize,
+    /// Peers per room.
+    #[arg(long, default_value_t = 16)]
+    max_room_peers: usize,
+    /// Unacknowledged messages per peer.
+    #[arg(long, default_value_t = 256)]
+    max_queue: usize,
+    /// Sends per second and peer (0: unlimited).
+    #[arg(long, default_value_t = 50)]
+    rate_per_sec: u32,
+    /// Sends a peer may make in a burst.
+    #[arg(long, default_value_t = 200)]
+    rate_burst: u32,
+    /// No join/leave/expiry lines on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn raise_nofile_limit() {
+    // Every long-poll holds a socket: lift the soft limit to the hard one (often 1024 → 1M).
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run(Args::parse()).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    raise_nofile_limit();
+    let config = Config {
+        poll_timeout: Duration::from_millis(args.poll_timeout_ms),
+        expire_after: Duration::from_millis(args.expire_after_ms),
+        max_body_bytes: args.max_body_bytes,
+        max_room_peers: args.max_room_peers,
+        max_queue: args.max_queue,
+        rate_per_sec: args.rate_per_sec,
+        rate_burst: args.rate_burst,
+        log: !args.quiet,
+    };
+    let server = Server::bind(args.listen, config)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{}", server.local_addr())?;
+    out.flush()?;
+    drop(out);
+    server.run_until(stop_signal()).await?;
+    eprintln!("stopped");
+    Ok(())
+}
