@@ -13,7 +13,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
@@ -29,12 +29,27 @@ type Live = BTreeMap<String, (Vec<String>, Vec<u32>)>;
 static REGISTRY: Mutex<Live> = Mutex::new(BTreeMap::new());
 static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
 static SIGNALS: Once = Once::new();
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// A SIGINT/SIGTERM arrived: the handler is tearing down and will exit the process.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Called by a main thread that is about to return: if the handler is at work, let it
+/// finish and exit (returning first would end the process mid-teardown).
+pub fn let_interrupt_finish() {
+    while interrupted() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
 
 /// On SIGINT/SIGTERM: kill every child of every live lab, delete their namespaces, exit 130.
 /// Idempotent; called by [`Lab::build`].
 pub fn install_signal_cleanup() {
     SIGNALS.call_once(|| {
         let res = ctrlc::set_handler(|| {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("netlab: interrupted, removing the namespaces");
             let labs = std::mem::take(&mut *REGISTRY.lock().unwrap_or_else(|e| e.into_inner()));
             for (_, (namespaces, pids)) in labs {
@@ -339,7 +354,7 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if self.keep {
+        if self.keep || interrupted() {
             REGISTRY
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -5,6 +5,8 @@
 pub mod coturn;
 pub mod lab;
 pub mod netcheck;
+pub mod run;
 pub mod scenario;
 pub mod stun;
+pub mod summary;
 pub mod topo;

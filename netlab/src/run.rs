@@ -1,0 +1,482 @@
+//! One scenario end to end: network, signaling server, coturn, callee, caller; then the
+//! checks on the two `--json` summaries and on coturn's log.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::coturn::{self, Usage};
+use crate::lab::{tail_file, wait_for_text, Lab};
+use crate::scenario::Scenario;
+use crate::summary::{CandidateType, Summary};
+use crate::topo::addr;
+
+/// Where the two apps are.
+#[derive(Debug, Clone)]
+pub struct Apps {
+    pub call: PathBuf,
+    pub server: PathBuf,
+}
+
+pub const TONE_HZ: u32 = 440;
+pub const SIGNALING_PORT: u16 = 8080;
+/// Seconds of call after connecting: enough for the tone detector and the chats.
+pub const CALL_SECS: u32 = 6;
+/// The apps' connect timeout: ICE over a relay in a namespace takes well under 2 s.
+pub const CONNECT_TIMEOUT_SECS: u32 = 10;
+/// The bad-TURN case waits this long for a connection that cannot come.
+pub const BAD_TURN_TIMEOUT_SECS: u32 = 6;
+
+/// How one peer is started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerArgs {
+    pub argv: Vec<String>,
+    pub json: PathBuf,
+}
+
+/// The chat line each side sends (the other must receive it).
+pub fn chat_text(role: &str, s: Scenario) -> String {
+    format!("hello from the {role} ({})", s.name())
+}
+
+/// The call app's arguments for one side of scenario `s`. Pure, so tests read it.
+pub fn peer_args(s: Scenario, role: &str, call: &Path, room: &str, dir: &Path) -> PeerArgs {
+    let server_ip = s.topology().node("server").addr();
+    let stun_ip = match s {
+        Scenario::StunUnreachable => addr::LAN_NOBODY,
+        _ => server_ip,
+    };
+    let port = coturn::PORT;
+    let json = dir.join(format!("{role}.json"));
+    let mut a: Vec<String> = vec![
+        call.display().to_string(),
+        "--server".into(),
+        format!("http://{server_ip}:{SIGNALING_PORT}"),
+        "--room".into(),
+        room.into(),
+        "--stun".into(),
+        format!("stun:{stun_ip}:{port}"),
+        "--duration".into(),
+        CALL_SECS.to_string(),
+        "--connect-timeout".into(),
+        match s {
+            Scenario::BadTurn => BAD_TURN_TIMEOUT_SECS,
+            _ => CONNECT_TIMEOUT_SECS,
+        }
+        .to_string(),
+        "--chat".into(),
+        chat_text(role, s),
+        "--json".into(),
+        json.display().to_string(),
+    ];
+    let password = match s {
+        Scenario::Relay => Some(coturn::PASSWORD),
+        Scenario::BadTurn => Some("not-the-password"),
+        _ => None,
+    };
+    if let Some(pw) = password {
+        a.push("--turn".into());
+        a.push(format!("turn:{server_ip}:{port},{},{pw}", coturn::USER));
+    }
+    if role == "caller" {
+        a.extend(["--tone-hz".into(), TONE_HZ.to_string()]);
+    } else {
+        a.extend([
+            "--record".into(),
+            dir.join("callee.wav").display().to_string(),
+        ]);
+    }
+    PeerArgs { argv: a, json }
+}
+
+/// What one scenario showed.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub scenario: &'static str,
+    pub passed: bool,
+    pub problems: Vec<String>,
+    pub caller: Option<Summary>,
+    pub callee: Option<Summary>,
+    pub coturn: Usage,
+    pub seconds: f64,
+    pub dir: PathBuf,
+}
+
+impl Report {
+    /// `local             PASS  host/host  tone yes  chat 2/2  coturn alloc 0 relayed 0 B  9.1s`
+    pub fn line(&self) -> String {
+        let pair = |s: &Option<Summary>| match s.as_ref().and_then(|s| s.pair) {
+            Some((l, r)) => format!("{l}/{r}"),
+            None => "-".into(),
+        };
+        format!(
+            "{:<17} {}  caller {}  callee {}  tone {}  coturn: {} allocations, {} B relayed, {} refused  {:.1}s  ({})",
+            self.scenario,
+            if self.passed { "PASS" } else { "FAIL" },
+            pair(&self.caller),
+            pair(&self.callee),
+            match self.callee.as_ref().and_then(|c| c.tone_detected) {
+                Some(true) => "heard",
+                Some(false) => "not heard",
+                None => "-",
+            },
+            self.coturn.allocations,
+            self.coturn.peer_bytes,
+            self.coturn.auth_failures,
+            self.seconds,
+            self.dir.display()
+        )
+    }
+}
+
+/// Everything `s` must show, as a list of what is wrong (empty: passed).
+pub fn problems(s: Scenario, caller: &Summary, callee: &Summary, turn: &Usage) -> Vec<String> {
+    let mut p = Vec::new();
+    let peers = [("caller", caller), ("callee", callee)];
+    if s == Scenario::BadTurn {
+        for (role, sum) in peers {
+            if sum.connected {
+                p.push(format!(
+                    "{role}: connected although no path but TURN exists and its password is wrong"
+                ));
+            }
+            match &sum.error {
+                None => p.push(format!(
+                    "{role}: failed without saying why (no error in the summary)"
+                )),
+                Some(e) if !mentions_turn_auth(e) => p.push(format!(
+                    "{role}: the error does not point at the TURN credentials: {e:?}"
+                )),
+                Some(_) => {}
+            }
+        }
+        if turn.auth_failures == 0 {
+            p.push("coturn logged no refused credentials".into());
+        }
+        if turn.allocations > 0 {
+            p.push(format!(
+                "coturn allocated {} relays with a wrong password",
+                turn.allocations
+            ));
+        }
+        return p;
+    }
+    for (role, sum) in peers {
+        if !sum.connected {
+            p.push(format!(
+                "{role}: not connected: {}",
+                sum.error.as_deref().unwrap_or("no error given")
+            ));
+            continue;
+        }
+        let Some((l, r)) = sum.pair else {
+            p.push(format!(
+                "{role}: connected but no selected candidate pair in the summary"
+            ));
+            continue;
+        };
+        let ok = match s {
+            Scenario::Local | Scenario::StunUnreachable => {
+                l == CandidateType::Host && r == CandidateType::Host
+            }
+            // Through stable NATs one side at least is the STUN address; the other may show up
+            // as peer-reflexive (learnt from the checks): never host/host, never relay.
+            Scenario::Srflx => {
+                (l == CandidateType::Srflx || r == CandidateType::Srflx)
+                    && l != CandidateType::Relay
+                    && r != CandidateType::Relay
+            }
+            Scenario::Relay => l == CandidateType::Relay || r == CandidateType::Relay,
+            Scenario::BadTurn => unreachable!("handled above"),
+        };
+        if !ok {
+            p.push(format!(
+                "{role}: selected pair {l}/{r} is not what {} must show",
+                s.name()
+            ));
+        }
+    }
+    let other = |role: &str| if role == "caller" { "callee" } else { "caller" };
+    for (role, sum) in peers {
+        let want = chat_text(other(role), s);
+        if !sum.chat_received.contains(&want) {
+            p.push(format!(
+                "{role}: did not receive {want:?} (got {:?})",
+                sum.chat_received
+            ));
+        }
+    }
+    if callee.tone_detected != Some(true) {
+        p.push(format!(
+            "callee: the {TONE_HZ} Hz tone was not detected in its recording ({:?})",
+            callee.tone_detected
+        ));
+    }
+    match s {
+        Scenario::Relay => {
+            if turn.allocations == 0 {
+                p.push("coturn logged no allocation".into());
+            }
+            if turn.peer_bytes == 0 {
+                p.push("coturn logged no relayed bytes (peer usage)".into());
+            }
+        }
+        _ if turn.allocations > 0 => p.push(format!(
+            "coturn allocated {} relays, none was asked for",
+            turn.allocations
+        )),
+        _ => {}
+    }
+    p
+}
+
+fn mentions_turn_auth(e: &str) -> bool {
+    let e = e.to_ascii_lowercase();
+    e.contains("turn")
+        && (e.contains("401")
+            || e.contains("credential")
+            || e.contains("unauthori")
+            || e.contains("password"))
+}
+
+/// Run scenario `s` with its files in `dir`. `keep`: leave the network up afterwards.
+pub fn run(s: Scenario, apps: &Apps, dir: &Path, keep: bool) -> Result<Report> {
+    let started = Instant::now();
+    let topo = s.topology();
+    let server_ip = topo.node("server").addr();
+    let mut lab =
+        Lab::build(topo, dir).with_context(|| format!("building the {} network", s.name()))?;
+    if keep {
+        lab.keep();
+    }
+    let sig = lab.spawn(
+        "server",
+        "signaling",
+        &[
+            apps.server.display().to_string(),
+            "--listen".into(),
+            format!("{server_ip}:{SIGNALING_PORT}"),
+        ],
+    )?;
+    let turn = lab.spawn("server", "turnserver", &coturn::argv(server_ip, dir))?;
+    let log = dir.join("turnserver.log");
+    if !wait_for_text(
+        &lab.proc(sig).stdout.clone(),
+        "listening on",
+        Duration::from_secs(10),
+    )? {
+        bail!(
+            "the signaling server did not start:\n{}",
+            lab.proc(sig).tail(20)
+        );
+    }
+    if !wait_for_text(&log, "turn server id=0 created", Duration::from_secs(10))? {
+        bail!("coturn did not start:\n{}", lab.proc(turn).tail(20));
+    }
+    let room = format!("netlab-{}-{}", std::process::id(), s.name());
+    let callee_args = peer_args(s, "callee", &apps.call, &room, dir);
+    let caller_args = peer_args(s, "caller", &apps.call, &room, dir);
+    fs::write(
+        dir.join("commands.txt"),
+        format!(
+            "callee (in {}):\n  {}\ncaller (in {}):\n  {}\n",
+            lab.ns("callee"),
+            callee_args.argv.join(" "),
+            lab.ns("caller"),
+            caller_args.argv.join(" ")
+        ),
+    )
+    .context("writing commands.txt")?;
+    // The first peer in the room waits as callee (docs/signaling.md): start it first and
+    // give it time to join before the caller looks at the room.
+    let callee = lab.spawn("callee", "callee", &callee_args.argv)?;
+    std::thread::sleep(Duration::from_millis(1500));
+    let caller = lab.spawn("caller", "caller", &caller_args.argv)?;
+    let limit = Duration::from_secs((CONNECT_TIMEOUT_SECS + CALL_SECS + 20) as u64);
+    let mut problems_seen = Vec::new();
+    for (i, role) in [(caller, "caller"), (callee, "callee")] {
+        match lab
+            .proc(i)
+            .wait_timeout(limit.saturating_sub(started.elapsed()))?
+        {
+            Some(_) => {}
+            None => problems_seen.push(format!("{role}: still running after {limit:?}: it hangs")),
+        }
+    }
+    // Closing their peer connections makes the apps release their TURN allocations, and
+    // coturn writes a session's usage when it closes; wait for that before reading.
+    if s == Scenario::Relay {
+        wait_for_text(&log, ": peer usage: ", Duration::from_secs(5))?;
+    }
+    lab.stop_all(Duration::from_secs(2));
+    let usage = coturn::parse_log(&fs::read_to_string(&log).unwrap_or_default());
+    let read = |a: &PeerArgs, role: &str| -> Result<Summary> {
+        let text = fs::read_to_string(&a.json).with_context(|| {
+            format!(
+                "{role} wrote no summary {}; its stderr:\n{}",
+                a.json.display(),
+                tail_file(&dir.join(format!("{role}.err")), 30)
+            )
+        })?;
+        Summary::parse(&text).with_context(|| format!("reading {}", a.json.display()))
+    };
+    let caller_sum = read(&caller_args, "caller");
+    let callee_sum = read(&callee_args, "callee");
+    match (&caller_sum, &callee_sum) {
+        (Ok(c), Ok(e)) => problems_seen.extend(problems(s, c, e, &usage)),
+        _ => {
+            for e in [&caller_sum, &callee_sum]
+                .into_iter()
+                .filter_map(|r| r.as_ref().err())
+            {
+                problems_seen.push(format!("{e:#}"));
+            }
+        }
+    }
+    drop(lab);
+    Ok(Report {
+        scenario: s.name(),
+        passed: problems_seen.is_empty(),
+        problems: problems_seen,
+        caller: caller_sum.ok(),
+        callee: callee_sum.ok(),
+        coturn: usage,
+        seconds: started.elapsed().as_secs_f64(),
+        dir: dir.to_path_buf(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CandidateType::*;
+
+    fn good(s: Scenario, role: &str, pair: (CandidateType, CandidateType)) -> Summary {
+        let other = if role == "caller" { "callee" } else { "caller" };
+        Summary {
+            role: role.into(),
+            connected: true,
+            error: None,
+            pair: Some(pair),
+            chat_received: vec![chat_text(other, s)],
+            tone_detected: (role == "callee").then_some(true),
+        }
+    }
+
+    fn relayed() -> Usage {
+        Usage {
+            allocations: 2,
+            peer_bytes: 90_000,
+            ..Usage::default()
+        }
+    }
+
+    #[test]
+    fn each_scenario_accepts_its_pair_and_rejects_the_others() {
+        let cases = [
+            (Scenario::Local, (Host, Host), Usage::default(), true),
+            (Scenario::Local, (Srflx, Host), Usage::default(), false),
+            (
+                Scenario::StunUnreachable,
+                (Host, Host),
+                Usage::default(),
+                true,
+            ),
+            (Scenario::Srflx, (Srflx, Prflx), Usage::default(), true),
+            (Scenario::Srflx, (Srflx, Srflx), Usage::default(), true),
+            (Scenario::Srflx, (Host, Host), Usage::default(), false),
+            (Scenario::Srflx, (Srflx, Relay), Usage::default(), false),
+            (Scenario::Relay, (Relay, Prflx), relayed(), true),
+            (Scenario::Relay, (Srflx, Srflx), relayed(), false),
+        ];
+        for (s, pair, usage, pass) in cases {
+            let p = problems(
+                s,
+                &good(s, "caller", pair),
+                &good(s, "callee", pair),
+                &usage,
+            );
+            assert_eq!(p.is_empty(), pass, "{s:?} {pair:?}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn media_chat_and_coturn_are_checked_too() {
+        let s = Scenario::Relay;
+        let caller = good(s, "caller", (Relay, Relay));
+        let mut callee = good(s, "callee", (Relay, Relay));
+        assert!(problems(s, &caller, &callee, &relayed()).is_empty());
+        let none_relayed = Usage {
+            peer_bytes: 0,
+            ..relayed()
+        };
+        let p = problems(s, &caller, &callee, &none_relayed);
+        assert_eq!(p, ["coturn logged no relayed bytes (peer usage)"]);
+        callee.tone_detected = Some(false);
+        callee.chat_received.clear();
+        let p = problems(s, &caller, &callee, &relayed());
+        assert_eq!(p.len(), 2, "{p:?}");
+        // An allocation where none was asked for means the app used TURN it was not given.
+        let l = Scenario::Local;
+        let p = problems(
+            l,
+            &good(l, "caller", (Host, Host)),
+            &good(l, "callee", (Host, Host)),
+            &relayed(),
+        );
+        assert_eq!(p, ["coturn allocated 2 relays, none was asked for"]);
+    }
+
+    #[test]
+    fn bad_turn_wants_a_clear_turn_error_and_coturn_refusals() {
+        let s = Scenario::BadTurn;
+        let failed = |e: Option<&str>| Summary {
+            connected: false,
+            error: e.map(str::to_string),
+            ..Summary::default()
+        };
+        let refused = Usage {
+            auth_failures: 4,
+            ..Usage::default()
+        };
+        let e =
+            Some("TURN server turn:203.0.113.2:3478 refused the credentials (401 Unauthorized)");
+        assert!(problems(s, &failed(e), &failed(e), &refused).is_empty());
+        let vague = Some("connection timed out");
+        assert_eq!(problems(s, &failed(vague), &failed(e), &refused).len(), 1);
+        assert_eq!(problems(s, &failed(None), &failed(e), &refused).len(), 1);
+        assert_eq!(
+            problems(s, &failed(e), &failed(e), &Usage::default()).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn peer_args_give_each_scenario_its_servers() {
+        let dir = Path::new("/run/x");
+        let call = Path::new("/bin/call");
+        let joined = |s, role| peer_args(s, role, call, "room", dir).argv.join(" ");
+        let local = joined(Scenario::Local, "caller");
+        assert!(local.starts_with(
+            "/bin/call --server http://10.0.0.2:8080 --room room --stun stun:10.0.0.2:3478 "
+        ));
+        assert!(
+            local.contains("--tone-hz 440") && !local.contains("--turn"),
+            "{local}"
+        );
+        assert!(joined(Scenario::StunUnreachable, "callee").contains("--stun stun:10.0.0.99:3478"));
+        let callee = joined(Scenario::Srflx, "callee");
+        assert!(callee.contains("--record /run/x/callee.wav") && !callee.contains("--tone-hz"));
+        assert!(joined(Scenario::Relay, "caller").contains(&format!(
+            "--turn turn:203.0.113.2:3478,{},{}",
+            coturn::USER,
+            coturn::PASSWORD
+        )));
+        let bad = joined(Scenario::BadTurn, "caller");
+        assert!(bad.contains("--turn turn:203.0.113.2:3478,netlab,not-the-password"));
+        assert!(bad.contains(&format!("--connect-timeout {BAD_TURN_TIMEOUT_SECS}")));
+    }
+}
