@@ -82,7 +82,7 @@ fn apps() -> Result<Apps, String> {
 /// a wrong TURN password, an unreachable STUN server. ~1.5 min, sequential (2 cores).
 #[test]
 fn calls_show_each_connection_kind() {
-    let apps = match unavailable().map_or_else(apps, |why| Err(why)) {
+    let apps = match unavailable().map_or_else(apps, Err) {
         Ok(a) => a,
         Err(why) => {
             can_run("calls_show_each_connection_kind", Some(why));
