@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("signaling-load: being written");
+    std::process::exit(2)
+}
