@@ -233,6 +233,22 @@ pub fn problems(s: Scenario, caller: &Summary, callee: &Summary, turn: &Usage) -
     p
 }
 
+/// `argv` as one line a shell reads back as the same words (for commands.txt).
+fn shell_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn mentions_turn_auth(e: &str) -> bool {
     let e = e.to_ascii_lowercase();
     e.contains("turn")
@@ -284,9 +300,9 @@ pub fn run(s: Scenario, apps: &Apps, dir: &Path, keep: bool) -> Result<Report> {
         format!(
             "callee (in {}):\n  {}\ncaller (in {}):\n  {}\n",
             lab.ns("callee"),
-            callee_args.argv.join(" "),
+            shell_line(&callee_args.argv),
             lab.ns("caller"),
-            caller_args.argv.join(" ")
+            shell_line(&caller_args.argv)
         ),
     )
     .context("writing commands.txt")?;
@@ -451,6 +467,15 @@ mod tests {
         assert_eq!(
             problems(s, &failed(e), &failed(e), &Usage::default()).len(),
             1
+        );
+    }
+
+    #[test]
+    fn command_lines_are_quoted_for_the_shell() {
+        let argv = ["call", "--chat", "it's (here)", "--room", "r-1"].map(String::from);
+        assert_eq!(
+            shell_line(&argv),
+            r"call --chat 'it'\''s (here)' --room r-1"
         );
     }
 
