@@ -307,9 +307,14 @@ pub fn run(s: Scenario, apps: &Apps, dir: &Path, keep: bool) -> Result<Report> {
     )
     .context("writing commands.txt")?;
     // The first peer in the room waits as callee (docs/signaling.md): start it first and
-    // give it time to join before the caller looks at the room.
+    // let it join before the caller looks at the room. The server's log line says when;
+    // it is a log, not a contract, so without it a fixed wait has to do.
     let callee = lab.spawn("callee", "callee", &callee_args.argv)?;
-    std::thread::sleep(Duration::from_millis(1500));
+    let joined = format!("join room={room} ");
+    let sig_log = lab.proc(sig).stderr.clone();
+    if !wait_for_text(&sig_log, &joined, Duration::from_secs(10))? {
+        std::thread::sleep(Duration::from_millis(1500));
+    }
     let caller = lab.spawn("caller", "caller", &caller_args.argv)?;
     let limit = Duration::from_secs((CONNECT_TIMEOUT_SECS + CALL_SECS + 20) as u64);
     let mut problems_seen = Vec::new();
