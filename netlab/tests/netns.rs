@@ -70,6 +70,11 @@ fn apps() -> Result<Apps, String> {
         let p = std::env::var_os(var).map(PathBuf::from).ok_or_else(|| {
             format!("{var} is not set (`cargo build --release -p mobilertc-call -p mobilertc-signaling --bins`, then point it at the binary)")
         })?;
+        // cargo runs tests in the package directory: a relative path means the workspace's.
+        let p = match p.is_relative() {
+            true => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p),
+            false => p,
+        };
         std::fs::canonicalize(&p).map_err(|e| format!("{var}={}: {e}", p.display()))
     };
     Ok(Apps {
