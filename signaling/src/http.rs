@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE,
+    HeaderMap, HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -57,9 +57,8 @@ fn error_response(e: &ApiError) -> Response<Body> {
 }
 
 /// The token of `Authorization: Bearer <token>`.
-fn bearer(req: &Request<Incoming>) -> Result<String, ApiError> {
-    let value = req
-        .headers()
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or(ApiError::MissingToken)?;
@@ -68,24 +67,19 @@ fn bearer(req: &Request<Incoming>) -> Result<String, ApiError> {
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(ApiError::MissingToken);
     }
-    Ok(token.to_string())
+    Ok(token)
 }
 
 /// Reads a POST body: at most `max` bytes, JSON (or no `Content-Type`) when not empty.
-async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, ApiError> {
-    let declared = req
-        .headers()
+async fn read_body(headers: &HeaderMap, body: Incoming, max: usize) -> Result<Bytes, ApiError> {
+    let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return Err(ApiError::BodyTooLarge { max });
     }
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let body = Limited::new(req.into_body(), max)
+    let body = Limited::new(body, max)
         .collect()
         .await
         .map_err(|e| {
@@ -96,10 +90,11 @@ async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, ApiError
             }
         })?
         .to_bytes();
-    if let Some(ct) = content_type {
+    if let Some(ct) = headers.get(CONTENT_TYPE) {
+        let ct = String::from_utf8_lossy(ct.as_bytes());
         let mime = ct.split(';').next().unwrap_or("").trim();
         if !body.is_empty() && !mime.eq_ignore_ascii_case("application/json") {
-            return Err(ApiError::UnsupportedMediaType(ct));
+            return Err(ApiError::UnsupportedMediaType(ct.into_owned()));
         }
     }
     Ok(body)
@@ -119,14 +114,26 @@ async fn handle(hub: Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
+/// Splits `/a/b/c` into at most `N` segments; `None` when there are more.
+fn segments<const N: usize>(path: &str) -> Option<([&str; N], usize)> {
+    let mut out = [""; N];
+    let mut n = 0;
+    for seg in path.strip_prefix('/').unwrap_or(path).split('/') {
+        *out.get_mut(n)? = seg;
+        n += 1;
+    }
+    Some((out, n))
+}
+
 async fn route(hub: &Arc<Hub>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let path = req.uri().path().to_string();
-    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(&path).split('/').collect();
-    let method = req.method().clone();
-    match segments.as_slice() {
+    let (parts, body) = req.into_parts();
+    let (path, method, headers) = (parts.uri.path(), &parts.method, &parts.headers);
+    let not_found = || ApiError::NotFound(path.to_string());
+    let (seg, n) = segments::<5>(path).ok_or_else(not_found)?;
+    match &seg[..n] {
         [""] => {
             if method != Method::GET {
-                return Err(method_not_allowed(&method, "GET"));
+                return Err(method_not_allowed(method, "GET"));
             }
             let mut r = Response::new(Full::new(Bytes::from_static(INDEX_HTML.as_bytes())));
             r.headers_mut().insert(
@@ -139,7 +146,7 @@ async fn route(hub: &Arc<Hub>, req: Request<Incoming>) -> Result<Response<Body>,
         }
         ["healthz"] => {
             if method != Method::GET {
-                return Err(method_not_allowed(&method, "GET"));
+                return Err(method_not_allowed(method, "GET"));
             }
             Ok(json(
                 StatusCode::OK,
@@ -148,13 +155,12 @@ async fn route(hub: &Arc<Hub>, req: Request<Incoming>) -> Result<Response<Body>,
         }
         ["rooms", room, "join"] => {
             if method != Method::POST {
-                return Err(method_not_allowed(&method, "POST"));
+                return Err(method_not_allowed(method, "POST"));
             }
             check_name("room", room)?;
-            let room = room.to_string();
-            let body = read_body(req, hub.config.max_body_bytes).await?;
+            let body = read_body(headers, body, hub.config.max_body_bytes).await?;
             let name = parse_join(&body)?;
-            let j = hub.join(&room, name)?;
+            let j = hub.join(room, name)?;
             let c = &hub.config;
             let peers: Vec<_> = j
                 .peers
@@ -176,41 +182,36 @@ async fn route(hub: &Arc<Hub>, req: Request<Incoming>) -> Result<Response<Body>,
         ["rooms", room, "peers", peer, "messages"] => {
             check_name("room", room)?;
             check_name("peer id", peer)?;
-            let (room, peer) = (room.to_string(), peer.to_string());
             if method == Method::GET {
-                let q = parse_poll_query(req.uri().query())?;
-                let token = bearer(&req)?;
-                // The connection is not read while the poll waits; hyper drops this future
-                // when the client goes away.
-                drop(req);
-                let body = hub.poll(&room, &peer, &token, q).await?;
+                let q = parse_poll_query(parts.uri.query())?;
+                let token = bearer(headers)?;
+                drop(body);
+                let body = hub.poll(room, peer, token, q).await?;
                 Ok(json(StatusCode::OK, body))
             } else if method == Method::POST {
-                let token = bearer(&req)?;
-                let body = read_body(req, hub.config.max_body_bytes).await?;
-                let ids = hub.send(&room, &peer, &token, parse_send(&body))?;
-                let v = serde_json::json!({ "delivered_to": ids });
-                Ok(json(StatusCode::OK, Bytes::from(v.to_string())))
+                let token = bearer(headers)?;
+                let body = read_body(headers, body, hub.config.max_body_bytes).await?;
+                let answer = hub.send(room, peer, token, parse_send(&body))?;
+                Ok(json(StatusCode::OK, answer))
             } else {
-                Err(method_not_allowed(&method, "GET, POST"))
+                Err(method_not_allowed(method, "GET, POST"))
             }
         }
         ["rooms", room, "peers", peer, "leave"] => {
             if method != Method::POST {
-                return Err(method_not_allowed(&method, "POST"));
+                return Err(method_not_allowed(method, "POST"));
             }
             check_name("room", room)?;
             check_name("peer id", peer)?;
-            let (room, peer) = (room.to_string(), peer.to_string());
-            let token = bearer(&req)?;
+            let token = bearer(headers)?;
             // The body carries nothing, but is held to the same rules as every POST body.
-            read_body(req, hub.config.max_body_bytes).await?;
-            hub.leave(&room, &peer, &token)?;
+            read_body(headers, body, hub.config.max_body_bytes).await?;
+            hub.leave(room, peer, token)?;
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NO_CONTENT;
             Ok(r)
         }
-        _ => Err(ApiError::NotFound(path.clone())),
+        _ => Err(not_found()),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::protocol::{message_tail, messages_body, Outgoing, PollQuery};
+use crate::protocol::{message_tail, messages_body, DeliveredBody, Outgoing, PollQuery};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -299,14 +299,14 @@ impl Hub {
         Ok(())
     }
 
-    /// Queues `msg` from `from`; returns the recipients' ids.
+    /// Queues `msg` from `from`; returns the answer `{"delivered_to": [ids]}`.
     pub fn send(
         &self,
         room_name: &str,
         from: &str,
         token: &str,
         msg: Result<Outgoing<'_>, ApiError>,
-    ) -> Result<Vec<Box<str>>, ApiError> {
+    ) -> Result<Bytes, ApiError> {
         // Serialized before taking the lock; the body is checked after authentication so an
         // unauthenticated client learns nothing from it.
         let tail = msg
@@ -318,7 +318,8 @@ impl Hub {
         let sender = inner.authed(room_name, from, token)?;
         let msg = msg?;
         let tail = tail.expect("serialized when the message parsed");
-        let recipients: Vec<usize> = match &msg.to {
+        // Recipients: the one `to` names, or everyone but the sender.
+        let only = match &msg.to {
             Some(to) => {
                 if **to == *from {
                     return Err(ApiError::BadMessage(
@@ -334,10 +335,11 @@ impl Hub {
                         room: room_name.into(),
                         peer: to.to_string(),
                     })?;
-                vec![i]
+                Some(i)
             }
-            None => (0..inner.peers.len()).filter(|&i| i != sender).collect(),
+            None => None,
         };
+        let is_recipient = |i: usize| only.map_or(i != sender, |only| i == only);
         let now = Instant::now();
         let (rate, burst) = (self.config.rate_per_sec, self.config.rate_burst);
         if rate > 0 {
@@ -355,9 +357,9 @@ impl Hub {
             }
         }
         let max = self.config.max_queue;
-        if let Some(&full) = recipients
-            .iter()
-            .find(|&&i| inner.peers[i].queue.len() >= max)
+        if let Some(full) = (0..inner.peers.len())
+            .filter(|&i| is_recipient(i))
+            .find(|&i| inner.peers[i].queue.len() >= max)
         {
             return Err(ApiError::QueueFull {
                 peer: inner.peers[full].id.to_string(),
@@ -367,13 +369,14 @@ impl Hub {
         if rate > 0 {
             inner.peers[sender].bucket.tokens -= 1.0;
         }
-        let mut ids = Vec::with_capacity(recipients.len());
-        for i in recipients {
-            let p = &mut inner.peers[i];
-            p.push(tail.clone());
-            ids.push(p.id.clone());
+        let mut answer = DeliveredBody::new();
+        for (i, p) in inner.peers.iter_mut().enumerate() {
+            if is_recipient(i) {
+                p.push(tail.clone());
+                answer.add(&p.id);
+            }
         }
-        Ok(ids)
+        Ok(answer.finish())
     }
 
     /// Acknowledges `q.after`, then waits for messages; returns the response body.

@@ -38,6 +38,9 @@ struct Args {
     /// No join/leave/expiry lines on stderr.
     #[arg(long)]
     quiet: bool,
+    /// Runtime worker threads (default: one per CPU).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 fn raise_nofile_limit() {
@@ -65,9 +68,18 @@ async fn stop_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() {
-    if let Err(e) = run(Args::parse()).await {
+fn main() {
+    let args = Args::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        runtime.worker_threads(n.max(1));
+    }
+    let result = runtime
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
+        .and_then(|rt| rt.block_on(run(args)));
+    if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::io::Write;
 
 /// Longest room name, peer id and display name.
 pub const MAX_NAME: usize = 64;
@@ -285,13 +286,44 @@ pub fn messages_body(messages: &[(u64, Bytes)]) -> Bytes {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"seq\":");
-        out.extend_from_slice(seq.to_string().as_bytes());
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{{\"seq\":{seq}");
         out.push(b',');
         out.extend_from_slice(tail);
     }
     out.extend_from_slice(b"]}");
     Bytes::from(out)
+}
+
+/// Writes the send answer `{"delivered_to":[…]}` one (checked, quote-free) peer id at a time.
+pub struct DeliveredBody(Vec<u8>);
+
+impl DeliveredBody {
+    pub fn new() -> Self {
+        let mut out = Vec::with_capacity(64);
+        out.extend_from_slice(b"{\"delivered_to\":[");
+        DeliveredBody(out)
+    }
+
+    pub fn add(&mut self, id: &str) {
+        if self.0.last() != Some(&b'[') {
+            self.0.push(b',');
+        }
+        self.0.push(b'"');
+        self.0.extend_from_slice(id.as_bytes());
+        self.0.push(b'"');
+    }
+
+    pub fn finish(mut self) -> Bytes {
+        self.0.extend_from_slice(b"]}");
+        Bytes::from(self.0)
+    }
+}
+
+impl Default for DeliveredBody {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[cfg(test)]
@@ -369,5 +401,11 @@ mod tests {
         assert_eq!(v["messages"][0]["to"], serde_json::Value::Null);
         assert_eq!(v["messages"][0]["data"]["text"], "a\"b");
         assert_eq!(v["messages"][1]["to"], "p2");
+        assert_eq!(&DeliveredBody::new().finish()[..], b"{\"delivered_to\":[]}");
+        let mut d = DeliveredBody::new();
+        d.add("p1");
+        d.add("p2");
+        let v: serde_json::Value = serde_json::from_slice(&d.finish()).unwrap();
+        assert_eq!(v, serde_json::json!({"delivered_to": ["p1", "p2"]}));
     }
 }
