@@ -321,24 +321,37 @@ impl Lab {
             .with_context(|| format!("running {} in {node}", argv.join(" ")))
     }
 
-    /// A UDP socket bound to `addr` inside `node`'s namespace. setns(2) on a scratch thread:
-    /// the socket keeps the namespace it was created in, the process stays where it is.
-    pub fn udp_socket(&self, node: &str, addr: SocketAddr) -> Result<UdpSocket> {
+    /// Run `f` on a scratch thread moved into `node`'s namespace (setns(2)), the process
+    /// staying where it is. What `f` creates keeps that namespace: sockets, and threads it
+    /// starts (a libwebrtc factory's network thread, for instance).
+    pub fn in_namespace<T: Send>(
+        &self,
+        node: &str,
+        f: impl FnOnce() -> Result<T> + Send,
+    ) -> Result<T> {
         let path = format!("/run/netns/{}", self.ns(node));
-        let f = File::open(&path).with_context(|| format!("opening {path}"))?;
+        let ns = File::open(&path).with_context(|| format!("opening {path}"))?;
         std::thread::scope(|s| {
             s.spawn(|| {
                 // SAFETY: setns on this thread only, with a namespace fd we hold open.
-                if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                    return Err(std::io::Error::last_os_error()).context("setns");
+                if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(std::io::Error::last_os_error())
+                        .with_context(|| format!("setns into {path}"));
                 }
-                let sock =
-                    UdpSocket::bind(addr).with_context(|| format!("binding {addr} in {node}"))?;
-                sock.set_read_timeout(Some(Duration::from_millis(300)))?;
-                Ok(sock)
+                f()
             })
             .join()
-            .map_err(|_| anyhow::anyhow!("setns thread panicked"))?
+            .map_err(|_| anyhow::anyhow!("a thread in {node}'s namespace panicked"))?
+        })
+    }
+
+    /// A UDP socket bound to `addr` inside `node`'s namespace.
+    pub fn udp_socket(&self, node: &str, addr: SocketAddr) -> Result<UdpSocket> {
+        self.in_namespace(node, || {
+            let sock =
+                UdpSocket::bind(addr).with_context(|| format!("binding {addr} in {node}"))?;
+            sock.set_read_timeout(Some(Duration::from_millis(300)))?;
+            Ok(sock)
         })
     }
 

@@ -69,6 +69,9 @@ pub struct Node {
     /// Default gateway, if any.
     pub gateway: Option<Ipv4Addr>,
     pub nat: Option<NatKind>,
+    /// Prefixes this router forwards into a silent blackhole (the "internet" for private
+    /// addresses: they go out and vanish, no error comes back).
+    pub blackholes: Vec<&'static str>,
 }
 
 impl Node {
@@ -93,6 +96,7 @@ pub mod addr {
     /// On the LAN, answered by nobody: the "unreachable STUN server".
     pub const LAN_NOBODY: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 99);
     /// 203.0.113.0/24 is TEST-NET-3: "public" addresses that can never leak anywhere real.
+    pub const PUB_ISP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
     pub const PUB_SERVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
     pub const PUB_NAT1: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 11);
     pub const PUB_NAT2: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 12);
@@ -118,6 +122,7 @@ fn host(name: &'static str, ifaces: Vec<Iface>, gateway: Option<Ipv4Addr>) -> No
         ifaces,
         gateway,
         nat: None,
+        blackholes: Vec::new(),
     }
 }
 
@@ -136,8 +141,10 @@ impl Topology {
     }
 
     /// Each peer on its own home LAN behind its own NAT router; the server on the
-    /// "public" segment. The routers have no default route: the homes cannot reach each
-    /// other's private addresses at all.
+    /// "public" segment. Everything public routes by default to the "isp", which drops
+    /// private destinations silently, as the internet does: the homes cannot reach each
+    /// other's private addresses, and a relay sending to one gets no error (coturn closes
+    /// an allocation whose send fails outright, as it does with no route at all).
     pub fn natted(kind: NatKind) -> Topology {
         use addr::*;
         let router = |name, wan, lan_switch, gw| Node {
@@ -147,13 +154,27 @@ impl Topology {
                 iface("wan", "pub", wan, 24),
                 iface("lan", lan_switch, gw, 24),
             ],
-            gateway: None,
+            gateway: Some(PUB_ISP),
             nat: Some(kind),
+            blackholes: Vec::new(),
+        };
+        let isp = Node {
+            name: "isp",
+            role: Role::Router,
+            ifaces: vec![iface("eth0", "pub", PUB_ISP, 24)],
+            gateway: None,
+            nat: None,
+            blackholes: vec!["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         };
         Topology {
             switches: vec!["pub", "home1", "home2"],
             nodes: vec![
-                host("server", vec![iface("eth0", "pub", PUB_SERVER, 24)], None),
+                isp,
+                host(
+                    "server",
+                    vec![iface("eth0", "pub", PUB_SERVER, 24)],
+                    Some(PUB_ISP),
+                ),
                 router("nat1", PUB_NAT1, "home1", HOME1_GW),
                 router("nat2", PUB_NAT2, "home2", HOME2_GW),
                 host(
@@ -256,7 +277,10 @@ impl Topology {
                     &gw.to_string(),
                 ]));
             }
-            if node.nat.is_some() {
+            for net in &node.blackholes {
+                cmds.push(Cmd::new(["ip", "-n", &n, "route", "add", "blackhole", net]));
+            }
+            if node.role == Role::Router {
                 cmds.push(Cmd::new([
                     "ip",
                     "netns",
@@ -266,6 +290,8 @@ impl Topology {
                     "-qw",
                     "net.ipv4.ip_forward=1",
                 ]));
+            }
+            if node.nat.is_some() {
                 cmds.push(Cmd::new([
                     "ip",
                     "netns",
@@ -334,15 +360,18 @@ mod tests {
     }
 
     #[test]
-    fn natted_plan_routes_homes_through_their_router_only() {
+    fn natted_plan_routes_homes_through_their_router_and_private_addresses_nowhere() {
         let text = plan_text(&Topology::natted(NatKind::Stable));
         assert!(text.contains("ip -n t-caller route add default via 192.168.1.1\n"));
         assert!(text.contains("ip -n t-callee route add default via 192.168.2.1\n"));
-        assert_eq!(
-            text.matches("route add").count(),
-            2,
-            "routers get no route:\n{text}"
-        );
+        for n in ["server", "nat1", "nat2"] {
+            assert!(text.contains(&format!("ip -n t-{n} route add default via 203.0.113.1\n")));
+        }
+        for net in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] {
+            assert!(text.contains(&format!("ip -n t-isp route add blackhole {net}\n")));
+        }
+        assert!(text.contains("ip netns exec t-isp sysctl -qw net.ipv4.ip_forward=1\n"));
+        assert!(!text.contains("t-isp nft"), "the isp does no NAT:\n{text}");
         for r in ["nat1", "nat2"] {
             assert!(text.contains(&format!(
                 "ip netns exec t-{r} sysctl -qw net.ipv4.ip_forward=1\n"

@@ -119,7 +119,7 @@ fn our_namespaces_of(pid: u32) -> Vec<String> {
         .collect()
 }
 
-/// Start `netlab check-net relay` and wait until its network is up (all 8 namespaces).
+/// Start `netlab check-net relay` and wait until its network is up (all 9 namespaces).
 fn start_netlab(dir: &Path) -> std::process::Child {
     let child = Command::new(env!("CARGO_BIN_EXE_netlab"))
         .args(["check-net", "relay", "--dir"])
@@ -147,7 +147,7 @@ fn an_interrupted_run_removes_its_namespaces() {
         let tmp = scratch("int");
         let mut child = start_netlab(tmp.path());
         let pid = child.id();
-        assert_eq!(our_namespaces_of(pid).len(), 8);
+        assert_eq!(our_namespaces_of(pid).len(), 9);
         // SAFETY: our own child.
         unsafe { libc::kill(pid as i32, sig) };
         let status = child.wait().expect("wait");
@@ -168,7 +168,7 @@ fn cleanup_removes_what_a_killed_run_left() {
     let pid = child.id();
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
-    assert_eq!(our_namespaces_of(pid).len(), 8, "SIGKILL leaves them");
+    assert_eq!(our_namespaces_of(pid).len(), 9, "SIGKILL leaves them");
     let out = Command::new(env!("CARGO_BIN_EXE_netlab"))
         .arg("cleanup")
         .output()
