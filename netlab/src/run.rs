@@ -2,6 +2,7 @@
 //! checks on the two `--json` summaries and on coturn's log.
 
 use std::fs;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -42,13 +43,18 @@ pub fn chat_text(role: &str, s: Scenario) -> String {
     format!("hello from the {role} ({})", s.name())
 }
 
+/// The STUN server's address in scenario `s` (`stun-unreachable`: one nobody answers).
+pub fn stun_ip(s: Scenario) -> Ipv4Addr {
+    match s {
+        Scenario::StunUnreachable => addr::LAN_NOBODY,
+        _ => s.topology().node("server").addr(),
+    }
+}
+
 /// The call app's arguments for one side of scenario `s`. Pure, so tests read it.
 pub fn peer_args(s: Scenario, role: &str, call: &Path, room: &str, dir: &Path) -> PeerArgs {
     let server_ip = s.topology().node("server").addr();
-    let stun_ip = match s {
-        Scenario::StunUnreachable => addr::LAN_NOBODY,
-        _ => server_ip,
-    };
+    let stun_ip = stun_ip(s);
     let port = coturn::PORT;
     let json = dir.join(format!("{role}.json"));
     let mut a: Vec<String> = vec![

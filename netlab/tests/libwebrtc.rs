@@ -24,14 +24,15 @@ use mobilertc::{
 };
 use mobilertc_netlab::coturn;
 use mobilertc_netlab::lab::{self, wait_for_text, Lab};
-use mobilertc_netlab::run::{chat_text, problems};
+use mobilertc_netlab::run::{chat_text, problems, stun_ip};
 use mobilertc_netlab::scenario::Scenario;
 use mobilertc_netlab::summary::{CandidateType, Summary};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 fn ice_config(s: Scenario, server: Ipv4Addr) -> PeerConnectionConfig {
-    let mut servers = vec![IceServer::stun(format!("stun:{server}:{}", coturn::PORT))];
+    let stun = stun_ip(s);
+    let mut servers = vec![IceServer::stun(format!("stun:{stun}:{}", coturn::PORT))];
     if s == Scenario::Relay {
         servers.push(IceServer {
             urls: vec![format!("turn:{server}:{}?transport=udp", coturn::PORT)],
@@ -307,7 +308,13 @@ fn libwebrtc_connects_with_each_kind_on_the_scenario_networks() {
         .tempdir()
         .unwrap();
     let mut failures = Vec::new();
-    for s in [Scenario::Local, Scenario::Srflx, Scenario::Relay] {
+    let kinds = [
+        Scenario::Local,
+        Scenario::Srflx,
+        Scenario::Relay,
+        Scenario::StunUnreachable,
+    ];
+    for s in kinds {
         let (caller, callee, usage) =
             call(s, &tmp.path().join(s.name())).unwrap_or_else(|e| panic!("{}: {e:#}", s.name()));
         eprintln!(
