@@ -1,7 +1,6 @@
 //! The protocol's errors: one variant per row of the error table in docs/signaling.md.
 
 use bytes::Bytes;
-use hyper::StatusCode;
 
 /// An error answered to a client as `{"error": {"code": …, "message": …}}`.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -49,20 +48,21 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn status(&self) -> StatusCode {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
         use ApiError::*;
         match self {
-            BadJson(_) | BadMessage(_) | BadName(_) | BadQuery(_) => StatusCode::BAD_REQUEST,
-            MissingToken => StatusCode::UNAUTHORIZED,
-            WrongToken { .. } => StatusCode::FORBIDDEN,
-            UnknownRoom(_) | UnknownPeer { .. } | NotFound(_) => StatusCode::NOT_FOUND,
-            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            RoomFull { .. } => StatusCode::CONFLICT,
-            Gone { .. } => StatusCode::GONE,
-            BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            QueueFull { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            BadJson(_) | BadMessage(_) | BadName(_) | BadQuery(_) => 400,
+            MissingToken => 401,
+            WrongToken { .. } => 403,
+            UnknownRoom(_) | UnknownPeer { .. } | NotFound(_) => 404,
+            MethodNotAllowed { .. } => 405,
+            RoomFull { .. } => 409,
+            Gone { .. } => 410,
+            BodyTooLarge { .. } => 413,
+            UnsupportedMediaType(_) => 415,
+            QueueFull { .. } | RateLimited { .. } => 429,
+            ShuttingDown => 503,
         }
     }
 

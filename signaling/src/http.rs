@@ -1,24 +1,18 @@
-//! HTTP/1.1 front: routing, headers and bodies, the accept loop and graceful shutdown.
+//! Routing of protocol v1 onto the hub, the accept loop and graceful shutdown.
 
 use crate::config::Config;
+use crate::conn::{Conn, Reply, Req};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::protocol::{check_name, parse_join, parse_poll_query, parse_send};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::header::{
-    HeaderMap, HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE,
-};
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 /// The browser peer, served at `GET /`.
 const INDEX_HTML: &str = include_str!("../web/index.html");
@@ -26,42 +20,9 @@ const INDEX_HTML: &str = include_str!("../web/index.html");
 /// How long `run_until` waits for requests in flight after the shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-type Body = Full<Bytes>;
-
-fn json(status: StatusCode, body: Bytes) -> Response<Body> {
-    let mut r = Response::new(Full::new(body));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-fn error_response(e: &ApiError) -> Response<Body> {
-    let mut r = json(e.status(), e.body());
-    match e {
-        ApiError::RateLimited {
-            retry_after_secs, ..
-        } => {
-            r.headers_mut()
-                .insert("retry-after", HeaderValue::from(*retry_after_secs));
-        }
-        ApiError::MethodNotAllowed { allow, .. } => {
-            r.headers_mut()
-                .insert(ALLOW, HeaderValue::from_static(allow));
-        }
-        _ => {}
-    }
-    r
-}
-
 /// The token of `Authorization: Bearer <token>`.
-fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(ApiError::MissingToken)?;
+fn bearer(req: &Req) -> Result<&str, ApiError> {
+    let value = req.authorization.as_deref().ok_or(ApiError::MissingToken)?;
     let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::MissingToken)?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
@@ -70,47 +31,29 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// Reads a POST body: at most `max` bytes, JSON (or no `Content-Type`) when not empty.
-async fn read_body(headers: &HeaderMap, body: Incoming, max: usize) -> Result<Bytes, ApiError> {
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(ApiError::BodyTooLarge { max });
-    }
-    let body = Limited::new(body, max)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                ApiError::BodyTooLarge { max }
-            } else {
-                ApiError::BadJson(format!("the body could not be read: {e}"))
-            }
-        })?
-        .to_bytes();
-    if let Some(ct) = headers.get(CONTENT_TYPE) {
-        let ct = String::from_utf8_lossy(ct.as_bytes());
+/// The body of a POST: JSON (or no `Content-Type`) when not empty. Its size was checked
+/// while reading it.
+fn json_body(req: &Req) -> Result<&[u8], ApiError> {
+    if let Some(ct) = &req.content_type {
         let mime = ct.split(';').next().unwrap_or("").trim();
-        if !body.is_empty() && !mime.eq_ignore_ascii_case("application/json") {
-            return Err(ApiError::UnsupportedMediaType(ct.into_owned()));
+        if !req.body.is_empty() && !mime.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::UnsupportedMediaType(ct.clone()));
         }
     }
-    Ok(body)
+    Ok(&req.body)
 }
 
-fn method_not_allowed(method: &Method, allow: &'static str) -> ApiError {
+fn method_not_allowed(method: &str, allow: &'static str) -> ApiError {
     ApiError::MethodNotAllowed {
         method: method.to_string(),
         allow,
     }
 }
 
-async fn handle(hub: Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
-    match route(&hub, req).await {
+async fn handle(hub: Arc<Hub>, req: Req) -> Reply {
+    match route(&hub, &req).await {
         Ok(r) => r,
-        Err(e) => error_response(&e),
+        Err(e) => Reply::error(&e),
     }
 }
 
@@ -125,41 +68,35 @@ fn segments<const N: usize>(path: &str) -> Option<([&str; N], usize)> {
     Some((out, n))
 }
 
-async fn route(hub: &Arc<Hub>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let (parts, body) = req.into_parts();
-    let (path, method, headers) = (parts.uri.path(), &parts.method, &parts.headers);
+async fn route(hub: &Arc<Hub>, req: &Req) -> Result<Reply, ApiError> {
+    let (path, method) = (req.path.as_str(), req.method.as_str());
     let not_found = || ApiError::NotFound(path.to_string());
     let (seg, n) = segments::<5>(path).ok_or_else(not_found)?;
     match &seg[..n] {
         [""] => {
-            if method != Method::GET {
+            if method != "GET" {
                 return Err(method_not_allowed(method, "GET"));
             }
-            let mut r = Response::new(Full::new(Bytes::from_static(INDEX_HTML.as_bytes())));
-            r.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            r.headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            Ok(r)
+            Ok(Reply {
+                status: 200,
+                content_type: "text/html; charset=utf-8",
+                cache_control: "no-cache",
+                body: Bytes::from_static(INDEX_HTML.as_bytes()),
+                extra: None,
+            })
         }
         ["healthz"] => {
-            if method != Method::GET {
+            if method != "GET" {
                 return Err(method_not_allowed(method, "GET"));
             }
-            Ok(json(
-                StatusCode::OK,
-                Bytes::from_static(b"{\"status\":\"ok\"}"),
-            ))
+            Ok(Reply::json(200, Bytes::from_static(b"{\"status\":\"ok\"}")))
         }
         ["rooms", room, "join"] => {
-            if method != Method::POST {
+            if method != "POST" {
                 return Err(method_not_allowed(method, "POST"));
             }
             check_name("room", room)?;
-            let body = read_body(headers, body, hub.config.max_body_bytes).await?;
-            let name = parse_join(&body)?;
+            let name = parse_join(json_body(req)?)?;
             let j = hub.join(room, name)?;
             let c = &hub.config;
             let peers: Vec<_> = j
@@ -177,41 +114,75 @@ async fn route(hub: &Arc<Hub>, req: Request<Incoming>) -> Result<Response<Body>,
                     "rate_burst": c.rate_burst,
                 },
             });
-            Ok(json(StatusCode::OK, Bytes::from(v.to_string())))
+            Ok(Reply::json(200, Bytes::from(v.to_string())))
         }
         ["rooms", room, "peers", peer, "messages"] => {
             check_name("room", room)?;
             check_name("peer id", peer)?;
-            if method == Method::GET {
-                let q = parse_poll_query(parts.uri.query())?;
-                let token = bearer(headers)?;
-                drop(body);
+            if method == "GET" {
+                let q = parse_poll_query(req.query.as_deref())?;
+                let token = bearer(req)?;
                 let body = hub.poll(room, peer, token, q).await?;
-                Ok(json(StatusCode::OK, body))
-            } else if method == Method::POST {
-                let token = bearer(headers)?;
-                let body = read_body(headers, body, hub.config.max_body_bytes).await?;
-                let answer = hub.send(room, peer, token, parse_send(&body))?;
-                Ok(json(StatusCode::OK, answer))
+                Ok(Reply::json(200, body))
+            } else if method == "POST" {
+                let token = bearer(req)?;
+                let body = json_body(req)?;
+                let answer = hub.send(room, peer, token, parse_send(body))?;
+                Ok(Reply::json(200, answer))
             } else {
                 Err(method_not_allowed(method, "GET, POST"))
             }
         }
         ["rooms", room, "peers", peer, "leave"] => {
-            if method != Method::POST {
+            if method != "POST" {
                 return Err(method_not_allowed(method, "POST"));
             }
             check_name("room", room)?;
             check_name("peer id", peer)?;
-            let token = bearer(headers)?;
+            let token = bearer(req)?;
             // The body carries nothing, but is held to the same rules as every POST body.
-            read_body(headers, body, hub.config.max_body_bytes).await?;
+            json_body(req)?;
             hub.leave(room, peer, token)?;
-            let mut r = Response::new(Full::new(Bytes::new()));
-            *r.status_mut() = StatusCode::NO_CONTENT;
-            Ok(r)
+            Ok(Reply {
+                status: 204,
+                content_type: "",
+                cache_control: "",
+                body: Bytes::new(),
+                extra: None,
+            })
         }
         _ => Err(not_found()),
+    }
+}
+
+/// Counts open connections so shutdown can wait for them.
+#[derive(Default)]
+struct Connections {
+    open: AtomicUsize,
+    closed: Notify,
+}
+
+struct ConnGuard(Arc<Connections>);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.closed.notify_waiters();
+        }
+    }
+}
+
+impl Connections {
+    async fn all_closed(&self) {
+        loop {
+            let closed = self.closed.notified();
+            tokio::pin!(closed);
+            closed.as_mut().enable();
+            if self.open.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            closed.await;
+        }
     }
 }
 
@@ -259,9 +230,7 @@ impl Server {
                 }
             })
         };
-        let graceful = GracefulShutdown::new();
-        let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new());
+        let connections = Arc::new(Connections::default());
         tokio::pin!(shutdown);
         loop {
             let (stream, _) = tokio::select! {
@@ -276,22 +245,26 @@ impl Server {
                 },
                 _ = &mut shutdown => break,
             };
-            let _ = stream.set_nodelay(true);
+            connections.open.fetch_add(1, Ordering::SeqCst);
+            let guard = ConnGuard(connections.clone());
             let hub = hub.clone();
-            let service = hyper::service::service_fn(move |req| {
-                let hub = hub.clone();
-                async move { Ok::<_, Infallible>(handle(hub, req).await) }
-            });
-            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(async move {
-                // Errors here are clients going away mid-request: nothing to answer.
-                let _ = conn.await;
+                let _guard = guard;
+                let max_body = hub.config.max_body_bytes;
+                Conn::new(stream)
+                    .serve(
+                        max_body,
+                        |req| handle(hub.clone(), req),
+                        || hub.stopped(),
+                        || hub.is_shutting_down(),
+                    )
+                    .await;
             });
         }
         drop(listener);
         hub.begin_shutdown();
         reaper.abort();
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, connections.all_closed()).await;
         Ok(())
     }
 }

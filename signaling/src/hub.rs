@@ -210,6 +210,19 @@ impl Hub {
         self.shutdown.notify_waiters();
     }
 
+    /// Resolves once shutdown has begun.
+    pub async fn stopped(&self) {
+        loop {
+            let stopping = self.shutdown.notified();
+            tokio::pin!(stopping);
+            stopping.as_mut().enable();
+            if self.is_shutting_down() {
+                return;
+            }
+            stopping.await;
+        }
+    }
+
     pub fn join(&self, room_name: &str, name: Option<String>) -> Result<Joined, ApiError> {
         let token = new_token();
         loop {

@@ -11,6 +11,7 @@
 //! ```
 
 mod config;
+mod conn;
 mod error;
 mod http;
 mod hub;
