@@ -152,6 +152,13 @@ impl Proc {
         self.child.id()
     }
 
+    /// `None` while it runs.
+    pub fn try_wait(&mut self) -> Result<Option<std::process::ExitStatus>> {
+        self.child
+            .try_wait()
+            .with_context(|| format!("waiting for {}", self.name))
+    }
+
     /// Wait up to `timeout`; `None` if it is still running.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<std::process::ExitStatus>> {
         let end = Instant::now() + timeout;

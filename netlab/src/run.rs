@@ -108,6 +108,8 @@ pub struct Report {
     pub callee: Option<Summary>,
     pub coturn: Usage,
     pub seconds: f64,
+    /// How long the caller and the callee ran (seconds; None: killed, it hung).
+    pub app_seconds: [Option<f64>; 2],
     pub dir: PathBuf,
 }
 
@@ -316,21 +318,41 @@ pub fn run(s: Scenario, apps: &Apps, dir: &Path, keep: bool) -> Result<Report> {
     // let it join before the caller looks at the room. The server's log line says when;
     // it is a log, not a contract, so without it a fixed wait has to do.
     let callee = lab.spawn("callee", "callee", &callee_args.argv)?;
+    let callee_started = Instant::now();
     let joined = format!("join room={room} ");
     let sig_log = lab.proc(sig).stderr.clone();
     if !wait_for_text(&sig_log, &joined, Duration::from_secs(10))? {
         std::thread::sleep(Duration::from_millis(1500));
     }
     let caller = lab.spawn("caller", "caller", &caller_args.argv)?;
-    let limit = Duration::from_secs((CONNECT_TIMEOUT_SECS + CALL_SECS + 20) as u64);
+    let caller_started = Instant::now();
+    let connect_timeout = match s {
+        Scenario::BadTurn => BAD_TURN_TIMEOUT_SECS,
+        _ => CONNECT_TIMEOUT_SECS,
+    };
+    let limit = Duration::from_secs((connect_timeout + CALL_SECS + 20).into());
     let mut problems_seen = Vec::new();
-    for (i, role) in [(caller, "caller"), (callee, "callee")] {
-        match lab
-            .proc(i)
-            .wait_timeout(limit.saturating_sub(started.elapsed()))?
-        {
-            Some(_) => {}
+    // How long each app ran, from its own start (None: killed after `limit`).
+    let mut ran: [Option<Duration>; 2] = [None, None];
+    let procs = [(caller, caller_started), (callee, callee_started)];
+    while ran.iter().any(Option::is_none) && caller_started.elapsed() < limit {
+        for (k, (i, t0)) in procs.iter().enumerate() {
+            if ran[k].is_none() && lab.proc(*i).try_wait()?.is_some() {
+                ran[k] = Some(t0.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (k, role) in ["caller", "callee"].into_iter().enumerate() {
+        match ran[k] {
             None => problems_seen.push(format!("{role}: still running after {limit:?}: it hangs")),
+            // A failing call must end at its connect timeout, not linger.
+            Some(d) if s == Scenario::BadTurn && d.as_secs() > (connect_timeout + 10).into() => {
+                problems_seen.push(format!(
+                    "{role}: gave up after {d:.1?}, well past its {connect_timeout} s connect timeout"
+                ))
+            }
+            Some(_) => {}
         }
     }
     // Closing their peer connections makes the apps release their TURN allocations, and
@@ -372,6 +394,7 @@ pub fn run(s: Scenario, apps: &Apps, dir: &Path, keep: bool) -> Result<Report> {
         callee: callee_sum.ok(),
         coturn: usage,
         seconds: started.elapsed().as_secs_f64(),
+        app_seconds: ran.map(|d| d.map(|d| d.as_secs_f64())),
         dir: dir.to_path_buf(),
     })
 }
