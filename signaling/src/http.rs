@@ -117,6 +117,9 @@ async fn route(hub: &Arc<Hub>, req: &Req) -> Result<Reply, ApiError> {
             Ok(Reply::json(200, Bytes::from(v.to_string())))
         }
         ["rooms", room, "peers", peer, "messages"] => {
+            if method != "GET" && method != "POST" {
+                return Err(method_not_allowed(method, "GET, POST"));
+            }
             check_name("room", room)?;
             check_name("peer id", peer)?;
             if method == "GET" {
@@ -124,13 +127,11 @@ async fn route(hub: &Arc<Hub>, req: &Req) -> Result<Reply, ApiError> {
                 let token = bearer(req)?;
                 let body = hub.poll(room, peer, token, q).await?;
                 Ok(Reply::json(200, body))
-            } else if method == "POST" {
+            } else {
                 let token = bearer(req)?;
                 let body = json_body(req)?;
                 let answer = hub.send(room, peer, token, parse_send(body))?;
                 Ok(Reply::json(200, answer))
-            } else {
-                Err(method_not_allowed(method, "GET, POST"))
             }
         }
         ["rooms", room, "peers", peer, "leave"] => {

@@ -484,3 +484,82 @@ async fn index_page_and_healthz() {
         (StatusCode::OK, json!({"status": "ok"}))
     );
 }
+
+#[tokio::test]
+async fn checks_apply_in_the_documented_order() {
+    let s = start(Config {
+        max_body_bytes: 512,
+        ..config()
+    })
+    .await;
+    let a = s.join("r", None).await;
+    let u = &s.url;
+    let big = "x".repeat(600);
+    // Body size first, even on an unknown endpoint.
+    let r = common::reply(
+        s.client
+            .post(format!("{u}/nope"))
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.code(), "body_too_large");
+    // Method before names, names before the token.
+    let r = common::reply(
+        s.client
+            .put(format!("{u}/rooms/b!d/peers/p1/messages"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.code(), "method_not_allowed");
+    let r = common::reply(
+        s.client
+            .get(format!("{u}/rooms/b!d/peers/p1/messages"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.code(), "bad_name");
+    let r = common::reply(
+        s.client
+            .get(format!("{u}/rooms/r/peers/p1/messages?after=x"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.code(), "bad_query");
+    // Without a valid token, nothing about the body shows.
+    let wrong = Peer {
+        token: "f".repeat(32),
+        ..a.clone()
+    };
+    let r = s
+        .send_raw(&wrong, &wrong.token, "application/json", "{broken".into())
+        .await;
+    assert_eq!(r.code(), "wrong_token");
+    let r = s
+        .send_raw(&a, "", "application/json", "{broken".into())
+        .await;
+    assert_eq!(r.code(), "missing_token");
+    let r = s
+        .send_raw(&wrong, &wrong.token, "text/plain", "{broken".into())
+        .await;
+    assert_eq!(r.code(), "unsupported_media_type");
+    // Unknown room before unknown peer before the token.
+    let ghost = Peer {
+        room: "ghost".into(),
+        ..wrong.clone()
+    };
+    assert_eq!(s.poll(&ghost, 0, 0).await.code(), "unknown_room");
+    let nobody = Peer {
+        id: "p999".into(),
+        ..wrong
+    };
+    assert_eq!(s.poll(&nobody, 0, 0).await.code(), "unknown_peer");
+}
