@@ -33,6 +33,14 @@ fn unavailable() -> Option<String> {
     None
 }
 
+/// One test at a time: the calls measure tones and time-outs on a 2-core machine, and
+/// must not share it with another test's network.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Skip (print and return false) or, when MOBILERTC_REQUIRE_NETNS is set, fail.
 fn can_run(test: &str, why: Option<String>) -> bool {
     let Some(why) = why else { return true };
@@ -57,6 +65,7 @@ fn networks_behave_as_each_scenario_needs() {
     if !can_run("networks_behave_as_each_scenario_needs", unavailable()) {
         return;
     }
+    let _one = serial();
     let tmp = scratch("net");
     for s in [Scenario::Local, Scenario::Srflx, Scenario::Relay] {
         let r = netcheck::check(s, &tmp.path().join(s.name()))
@@ -94,6 +103,7 @@ fn calls_show_each_connection_kind() {
             return;
         }
     };
+    let _one = serial();
     let tmp = scratch("calls");
     let mut failures = Vec::new();
     for s in Scenario::ALL {
@@ -143,6 +153,7 @@ fn an_interrupted_run_removes_its_namespaces() {
     if !can_run("an_interrupted_run_removes_its_namespaces", unavailable()) {
         return;
     }
+    let _one = serial();
     for sig in [libc::SIGINT, libc::SIGTERM] {
         let tmp = scratch("int");
         let mut child = start_netlab(tmp.path());
@@ -163,6 +174,7 @@ fn cleanup_removes_what_a_killed_run_left() {
     if !can_run("cleanup_removes_what_a_killed_run_left", unavailable()) {
         return;
     }
+    let _one = serial();
     let tmp = scratch("kill");
     let mut child = start_netlab(tmp.path());
     let pid = child.id();
