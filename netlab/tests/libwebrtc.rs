@@ -183,6 +183,13 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("{e}")
 }
 
+/// Straight to the process's stderr: the test harness captures `eprintln!` of passing
+/// tests, and a skip must be seen.
+fn skip_notice(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
@@ -342,7 +349,9 @@ fn libwebrtc_connects_with_each_kind_on_the_scenario_networks() {
         if std::env::var_os("MOBILERTC_REQUIRE_NETNS").is_some() {
             panic!("{name}: MOBILERTC_REQUIRE_NETNS is set but this test cannot run: {why}");
         }
-        eprintln!("SKIPPED {name}: {why} (set MOBILERTC_REQUIRE_NETNS=1 to make this a failure)");
+        skip_notice(&format!(
+            "SKIPPED {name}: {why} (set MOBILERTC_REQUIRE_NETNS=1 to make this a failure)"
+        ));
         return;
     }
     let tmp = tempfile::Builder::new()

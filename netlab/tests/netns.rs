@@ -13,6 +13,13 @@ use mobilertc_netlab::scenario::Scenario;
 
 const TOOLS: [&str; 5] = ["ip", "nft", "sysctl", "turnserver", "turnutils_uclient"];
 
+/// Straight to the process's stderr: the test harness captures `eprintln!` of passing
+/// tests, and a skip must be seen.
+fn skip_notice(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
@@ -47,7 +54,9 @@ fn can_run(test: &str, why: Option<String>) -> bool {
     if std::env::var_os("MOBILERTC_REQUIRE_NETNS").is_some() {
         panic!("{test}: MOBILERTC_REQUIRE_NETNS is set but this test cannot run: {why}");
     }
-    eprintln!("SKIPPED {test}: {why} (set MOBILERTC_REQUIRE_NETNS=1 to make this a failure)");
+    skip_notice(&format!(
+        "SKIPPED {test}: {why} (set MOBILERTC_REQUIRE_NETNS=1 to make this a failure)"
+    ));
     false
 }
 
