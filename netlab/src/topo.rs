@@ -403,3 +403,31 @@ mod tests {
         assert!(symmetric.contains("oifname \"wan\" masquerade fully-random\n"));
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::*;
+
+    /// docs/connection-kinds.md draws these networks by hand: every address of every
+    /// topology must appear there, so the drawings cannot drift from the code.
+    #[test]
+    fn the_doc_shows_every_address() {
+        let doc = include_str!("../../docs/connection-kinds.md");
+        for t in [Topology::lan(), Topology::natted(NatKind::Stable)] {
+            for n in &t.nodes {
+                for i in &n.ifaces {
+                    assert!(
+                        doc.contains(&i.addr.to_string()),
+                        "{} {} missing",
+                        n.name,
+                        i.addr
+                    );
+                }
+                for b in &n.blackholes {
+                    assert!(doc.contains(b), "blackhole {b} missing");
+                }
+            }
+        }
+        assert!(doc.contains(&addr::LAN_NOBODY.to_string()));
+    }
+}
