@@ -411,17 +411,19 @@ impl Conn {
         // Writing to a Vec cannot fail.
         let _ = write!(
             out,
-            "HTTP/1.1 {} {}\r\ndate: {}\r\ncontent-length: {}\r\n",
+            "HTTP/1.1 {} {}\r\ndate: {}\r\n",
             reply.status,
             reason(reply.status),
             http_date(),
-            reply.body.len()
         );
+        // A 204 has neither body nor Content-Length (RFC 9110, 8.6).
         if reply.status != 204 {
             let _ = write!(
                 out,
-                "content-type: {}\r\ncache-control: {}\r\n",
-                reply.content_type, reply.cache_control
+                "content-length: {}\r\ncontent-type: {}\r\ncache-control: {}\r\n",
+                reply.body.len(),
+                reply.content_type,
+                reply.cache_control
             );
         }
         if let Some((name, value)) = &reply.extra {

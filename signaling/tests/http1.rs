@@ -84,7 +84,23 @@ async fn keep_alive_and_pipelining() {
     let r = read_response(&mut c, &mut rest).await.unwrap();
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.body.contains("\"peer_id\""));
+    let joined: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(read_response(&mut c, &mut rest).await.unwrap().status, 404);
+    assert_eq!(read_response(&mut c, &mut rest).await.unwrap().status, 200);
+    // 204 carries no Content-Length, and the connection stays usable.
+    let leave = format!(
+        "POST /rooms/pipe/peers/{}/leave HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        joined["peer_id"].as_str().unwrap(),
+        joined["token"].as_str().unwrap()
+    );
+    c.write_all(leave.as_bytes()).await.unwrap();
+    let r = read_response(&mut c, &mut rest).await.unwrap();
+    assert_eq!(r.status, 204);
+    assert!(
+        !r.head.to_ascii_lowercase().contains("content-length"),
+        "{}",
+        r.head
+    );
     assert_eq!(read_response(&mut c, &mut rest).await.unwrap().status, 200);
     // Connection: close is honoured.
     c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -54,11 +54,12 @@ struct Args {
     /// Pin the server to CPU 0 and the load generator to CPU 1.
     #[arg(long)]
     pin: bool,
-    /// Worker threads of the server (default: one per CPU).
-    #[arg(long)]
-    server_threads: Option<usize>,
+    /// Worker threads of the server (0: the server's default, one per CPU). One server
+    /// thread and one load thread give each a core of a 2-core machine.
+    #[arg(long, default_value_t = 1)]
+    server_threads: usize,
     /// Worker threads of the load generator's runtime.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 1)]
     threads: usize,
 }
 
@@ -141,8 +142,8 @@ impl ServerProcess {
         let mut cmd = std::process::Command::new(bin);
         cmd.args(["--listen", "127.0.0.1:0", "--quiet", "--rate-per-sec", "0"]);
         cmd.args(["--max-room-peers", "2", "--max-queue", "100000"]);
-        if let Some(n) = args.server_threads {
-            cmd.args(["--threads", &n.to_string()]);
+        if args.server_threads > 0 {
+            cmd.args(["--threads", &args.server_threads.to_string()]);
         }
         if args.mode == Mode::Idle {
             // The polls must outlast the setup of all of them.
@@ -490,7 +491,7 @@ async fn relay(args: &Args, server: &ServerProcess) -> Result<()> {
     let pct = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as f64 / 1e6;
     let rate = delivered as f64 / elapsed;
     println!(
-        "relay: rooms={} polls={} senders={} offered={} pinned={}",
+        "relay: rooms={} polls={} senders={} offered={} threads server={} load={} pinned={}",
         args.rooms,
         args.rooms * 2,
         senders,
@@ -499,6 +500,8 @@ async fn relay(args: &Args, server: &ServerProcess) -> Result<()> {
         } else {
             format!("{}/s", args.rate)
         },
+        args.server_threads,
+        args.threads,
         args.pin
     );
     println!("  relayed      {rate:.0} msg/s ({delivered} in {elapsed:.1} s)");
