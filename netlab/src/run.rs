@@ -22,7 +22,10 @@ pub struct Apps {
     pub server: PathBuf,
 }
 
+/// The caller's tone, which the callee's recording must contain.
 pub const TONE_HZ: u32 = 440;
+/// The callee's tone (reported for the caller's side, not required).
+pub const CALLEE_TONE_HZ: u32 = 660;
 pub const SIGNALING_PORT: u16 = 8080;
 /// Seconds of call after connecting: enough for the tone detector and the chats.
 pub const CALL_SECS: u32 = 6;
@@ -87,13 +90,15 @@ pub fn peer_args(s: Scenario, role: &str, call: &Path, room: &str, dir: &Path) -
         a.push("--turn".into());
         a.push(format!("turn:{server_ip}:{port},{},{pw}", coturn::USER));
     }
+    // Each side sends its own tone, so what the callee hears can only be the caller's.
     if role == "caller" {
         a.extend(["--tone-hz".into(), TONE_HZ.to_string()]);
+        a.extend(["--expect-tone".into(), CALLEE_TONE_HZ.to_string()]);
     } else {
-        a.extend([
-            "--record".into(),
-            dir.join("callee.wav").display().to_string(),
-        ]);
+        a.extend(["--tone-hz".into(), CALLEE_TONE_HZ.to_string()]);
+        a.extend(["--expect-tone".into(), TONE_HZ.to_string()]);
+        let wav = dir.join("callee.wav");
+        a.extend(["--record".into(), wav.display().to_string()]);
     }
     PeerArgs { argv: a, json }
 }
@@ -126,10 +131,10 @@ impl Report {
             if self.passed { "PASS" } else { "FAIL" },
             pair(&self.caller),
             pair(&self.callee),
-            match self.callee.as_ref().and_then(|c| c.tone_detected) {
-                Some(true) => "heard",
-                Some(false) => "not heard",
-                None => "-",
+            match self.callee.as_ref().map(|c| (c.tone_detected, c.tone_ratio)) {
+                Some((Some(true), r)) => format!("heard ({:.2})", r.unwrap_or(0.0)),
+                Some((Some(false), r)) => format!("not heard ({:.2})", r.unwrap_or(0.0)),
+                _ => "-".into(),
             },
             self.coturn.allocations,
             self.coturn.peer_bytes,
@@ -413,6 +418,7 @@ mod tests {
             pair: Some(pair),
             chat_received: vec![chat_text(other, s)],
             tone_detected: (role == "callee").then_some(true),
+            ..Summary::default()
         }
     }
 
@@ -528,7 +534,14 @@ mod tests {
         );
         assert!(joined(Scenario::StunUnreachable, "callee").contains("--stun stun:10.0.0.99:3478"));
         let callee = joined(Scenario::Srflx, "callee");
-        assert!(callee.contains("--record /run/x/callee.wav") && !callee.contains("--tone-hz"));
+        assert!(
+            callee.ends_with("--tone-hz 660 --expect-tone 440 --record /run/x/callee.wav"),
+            "{callee}"
+        );
+        assert!(
+            local.ends_with("--tone-hz 440 --expect-tone 660"),
+            "{local}"
+        );
         assert!(joined(Scenario::Relay, "caller").contains(&format!(
             "--turn turn:203.0.113.2:3478,{},{}",
             coturn::USER,
