@@ -81,12 +81,20 @@ fn main() -> Result<()> {
         .build()?;
     let result = rt.block_on(async {
         match args.mode {
-            Mode::Relay => relay(&args, &server).await,
-            Mode::Idle => idle(&args, &server).await,
+            Mode::Relay => relay(&args, &mut server).await,
+            Mode::Idle => idle(&args, &mut server).await,
         }
     });
     server.stop()?;
     result
+}
+
+/// The 1-minute load average.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn raise_nofile_limit() -> Result<()> {
@@ -174,7 +182,8 @@ impl ServerProcess {
         self.child.id()
     }
 
-    fn status_kib(&self, field: &str) -> Result<u64> {
+    fn status_kib(&mut self, field: &str) -> Result<u64> {
+        self.check_alive()?;
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         let line = status
             .lines()
@@ -187,8 +196,16 @@ impl ServerProcess {
             .parse()?)
     }
 
+    fn check_alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("the server exited during the run ({status}): killed from outside?");
+        }
+        Ok(())
+    }
+
     /// User + system CPU seconds of the server so far.
-    fn cpu_secs(&self) -> Result<f64> {
+    fn cpu_secs(&mut self) -> Result<f64> {
+        self.check_alive()?;
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
         let after_comm = &stat[stat.rfind(')').context("stat")? + 2..];
         let f: Vec<&str> = after_comm.split_whitespace().collect();
@@ -343,7 +360,7 @@ struct Stats {
     measuring: AtomicBool,
 }
 
-async fn relay(args: &Args, server: &ServerProcess) -> Result<()> {
+async fn relay(args: &Args, server: &mut ServerProcess) -> Result<()> {
     let addr = server.addr;
     let t0 = Instant::now();
     let pairs = join_all(addr, args.rooms, 16).await?;
@@ -467,6 +484,7 @@ async fn relay(args: &Args, server: &ServerProcess) -> Result<()> {
 
     tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
     let cpu0 = server.cpu_secs()?;
+    let load0 = loadavg();
     let t0 = Instant::now();
     stats.measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
@@ -519,11 +537,19 @@ async fn relay(args: &Args, server: &ServerProcess) -> Result<()> {
         100.0 * cpu / elapsed,
         1e6 * cpu / delivered as f64
     );
+    println!(
+        "               = {:.0} msg/s per fully used server core (derived)",
+        delivered as f64 / cpu
+    );
     println!("  server RSS   {:.1} MiB", rss as f64 / 1024.0);
+    println!(
+        "  load average {load0} before, {} after (other work on the machine shows here)",
+        loadavg()
+    );
     Ok(())
 }
 
-async fn idle(args: &Args, server: &ServerProcess) -> Result<()> {
+async fn idle(args: &Args, server: &mut ServerProcess) -> Result<()> {
     let addr = server.addr;
     let base = server.status_kib("VmRSS:")?;
     let rooms = args.polls.div_ceil(2);
