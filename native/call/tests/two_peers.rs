@@ -1,0 +1,280 @@
+//! Two `call` processes through the real signaling server on loopback: the classic flow end
+//! to end, media and chat checked from each side's `--json` summary and recording.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use mobilertc_call::audio::tone_ratio;
+use mobilertc_signaling::{spawn_background, BackgroundServer, Config};
+use serde_json::Value;
+
+fn server() -> BackgroundServer {
+    spawn_background("127.0.0.1:0".parse().unwrap(), Config::default()).expect("server starts")
+}
+
+/// A `call` process killed on drop, so a failing test leaves nothing running.
+struct App(Option<Child>);
+
+impl App {
+    fn start(server: &str, room: &str, extra: &[&str]) -> App {
+        let child = Command::new(env!("CARGO_BIN_EXE_call"))
+            .args(["--server", server, "--room", room, "--no-stdin"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("call starts");
+        App(Some(child))
+    }
+
+    fn wait(mut self, timeout: Duration) -> Output {
+        let mut child = self.0.take().unwrap();
+        let deadline = Instant::now() + timeout;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "call did not end within {timeout:?}; stderr:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn summary(path: &Path, out: &Output) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; stderr:\n{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Goertzel share of `hz` in the recording's last audible second.
+fn recorded_tone(path: &Path, hz: f64) -> f64 {
+    let mut reader = hound::WavReader::open(path).unwrap();
+    let samples: Vec<f64> = reader
+        .samples::<i16>()
+        .map(|s| f64::from(s.unwrap()))
+        .collect();
+    let audible: Vec<f64> = samples
+        .chunks(480)
+        .filter(|c| c.iter().map(|s| s * s).sum::<f64>() / 480.0 > 100.0 * 100.0)
+        .flatten()
+        .copied()
+        .collect();
+    assert!(
+        audible.len() >= 48_000,
+        "{}: only {} audible samples",
+        path.display(),
+        audible.len()
+    );
+    tone_ratio(&audible[audible.len() - 48_000..], 48_000, hz)
+}
+
+struct Side {
+    json: PathBuf,
+    wav: PathBuf,
+}
+
+fn side(dir: &Path, name: &str) -> Side {
+    Side {
+        json: dir.join(format!("{name}.json")),
+        wav: dir.join(format!("{name}.wav")),
+    }
+}
+
+#[test]
+fn two_processes_call_through_the_server() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (side(dir.path(), "a"), side(dir.path(), "b"));
+    let url = server.url();
+    let callee = App::start(
+        &url,
+        "two-procs",
+        &[
+            "--tone-hz",
+            "660",
+            "--expect-tone",
+            "440",
+            "--video",
+            "--record",
+            a.wav.to_str().unwrap(),
+            "--json",
+            a.json.to_str().unwrap(),
+            "--chat",
+            "hello from the callee",
+            "--chat",
+            "second line",
+        ],
+    );
+    // The callee must be in the room first to be the callee; the join is quick.
+    std::thread::sleep(Duration::from_millis(300));
+    let caller = App::start(
+        &url,
+        "two-procs",
+        &[
+            "--tone-hz",
+            "440",
+            "--expect-tone",
+            "660",
+            "--video",
+            "--duration",
+            "4",
+            "--record",
+            b.wav.to_str().unwrap(),
+            "--json",
+            b.json.to_str().unwrap(),
+            "--chat",
+            "hello from the caller",
+        ],
+    );
+    let caller_out = caller.wait(Duration::from_secs(40));
+    let callee_out = callee.wait(Duration::from_secs(20));
+    let (sa, sb) = (summary(&a.json, &callee_out), summary(&b.json, &caller_out));
+    assert!(callee_out.status.success(), "{sa:#}");
+    assert!(caller_out.status.success(), "{sb:#}");
+
+    assert_eq!(sa["role"], "callee");
+    assert_eq!(sb["role"], "caller");
+    assert_eq!(sb["hangup"], "duration");
+    // The caller's bye ended the callee's call cleanly.
+    assert_eq!(sa["hangup"], "remote_bye");
+    for s in [&sa, &sb] {
+        assert_eq!(s["result"], "ok", "{s:#}");
+        assert_eq!(s["connection"], "local", "{s:#}");
+        assert_eq!(s["selected_pair"]["local_type"], "host");
+        assert_eq!(s["selected_pair"]["remote_type"], "host");
+        assert!(
+            s["audio"]["received_packets"].as_u64().unwrap() > 50,
+            "{s:#}"
+        );
+        assert!(s["audio"]["sent_packets"].as_u64().unwrap() > 50, "{s:#}");
+        assert!(
+            s["video"]["frames_received"].as_u64().unwrap() > 10,
+            "{s:#}"
+        );
+        assert_eq!(s["audio"]["received"]["tone_detected"], true, "{s:#}");
+        let t = &s["timings_ms"];
+        assert!(t["joined"].as_u64().unwrap() <= t["connected"].as_u64().unwrap());
+    }
+    assert_eq!(sa["audio"]["received"]["dominant_hz"], 440.0);
+    assert_eq!(sb["audio"]["received"]["dominant_hz"], 660.0);
+    assert_eq!(
+        sa["chat"]["received"],
+        serde_json::json!(["hello from the caller"])
+    );
+    assert_eq!(
+        sb["chat"]["received"],
+        serde_json::json!(["hello from the callee", "second line"])
+    );
+
+    // The recordings themselves carry the other side's tone, and not our own.
+    assert!(recorded_tone(&a.wav, 440.0) > 0.5);
+    assert!(recorded_tone(&a.wav, 660.0) < 0.1);
+    assert!(recorded_tone(&b.wav, 660.0) > 0.5);
+    assert!(recorded_tone(&b.wav, 440.0) < 0.1);
+}
+
+#[test]
+fn nobody_calling_and_bad_input_fail_clearly() {
+    let server = server();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("s.json");
+    // A callee alone gives up after --wait, with a summary that says why.
+    let out = App::start(
+        &url,
+        "alone",
+        &["--wait", "1", "--json", json.to_str().unwrap()],
+    )
+    .wait(Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(1));
+    let s = summary(&json, &out);
+    assert_eq!(s["result"], "failed");
+    assert!(
+        s["error"].as_str().unwrap().contains("nobody called"),
+        "{s:#}"
+    );
+
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--server", "http://127.0.0.1:9", "--room", "r"],
+            "cannot reach the signaling server",
+        ),
+        (
+            &["--server", "localhost:8080", "--room", "r"],
+            "must start with http://",
+        ),
+        (&["--server", &url, "--room", "bad room"], "not valid"),
+        (
+            &["--server", &url, "--room", "r", "--turn", "turn:x"],
+            "URL,USER,PASS",
+        ),
+        (
+            &["--server", &url, "--room", "r", "--relay-only"],
+            "needs a --turn",
+        ),
+        (
+            &[
+                "--server",
+                &url,
+                "--room",
+                "r",
+                "--audio-file",
+                "/nonexistent.wav",
+            ],
+            "nonexistent.wav",
+        ),
+    ];
+    for (args, expect) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_call"))
+            .args(*args)
+            .args(["--no-stdin", "--wait", "1"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_third_peer_does_not_disturb_the_call() {
+    // The callee answers the first offer only; a later caller's offer is ignored, and the
+    // call in progress still ends by the caller's hang-up.
+    let server = server();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.json");
+    let callee = App::start(&url, "three", &["--json", a.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(300));
+    let caller = App::start(&url, "three", &["--duration", "3"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    let intruder = App::start(&url, "three", &["--connect-timeout", "2"]);
+    let intruder_out = intruder.wait(Duration::from_secs(20));
+    assert!(!intruder_out.status.success());
+    assert!(caller.wait(Duration::from_secs(20)).status.success());
+    let out = callee.wait(Duration::from_secs(20));
+    let s = summary(&a, &out);
+    assert_eq!(s["result"], "ok", "{s:#}");
+    assert_eq!(s["hangup"], "remote_bye", "{s:#}");
+}
