@@ -24,6 +24,8 @@ pub struct Apps {
 
 /// The caller's tone, which the callee's recording must contain.
 pub const TONE_HZ: u32 = 440;
+/// How long the callee waits for the caller's offer.
+pub const CALLEE_WAIT_SECS: u32 = 30;
 /// The callee's tone (reported for the caller's side, not required).
 pub const CALLEE_TONE_HZ: u32 = 660;
 pub const SIGNALING_PORT: u16 = 8080;
@@ -80,6 +82,8 @@ pub fn peer_args(s: Scenario, role: &str, call: &Path, room: &str, dir: &Path) -
         chat_text(role, s),
         "--json".into(),
         json.display().to_string(),
+        // stdin is /dev/null here: its EOF must not read as "hang up".
+        "--no-stdin".into(),
     ];
     let password = match s {
         Scenario::Relay => Some(coturn::PASSWORD),
@@ -97,6 +101,8 @@ pub fn peer_args(s: Scenario, role: &str, call: &Path, room: &str, dir: &Path) -
     } else {
         a.extend(["--tone-hz".into(), CALLEE_TONE_HZ.to_string()]);
         a.extend(["--expect-tone".into(), TONE_HZ.to_string()]);
+        // Not forever: if the caller never comes, the callee says so in its summary.
+        a.extend(["--wait".into(), CALLEE_WAIT_SECS.to_string()]);
         let wav = dir.join("callee.wav");
         a.extend(["--record".into(), wav.display().to_string()]);
     }
@@ -535,7 +541,8 @@ mod tests {
         assert!(joined(Scenario::StunUnreachable, "callee").contains("--stun stun:10.0.0.99:3478"));
         let callee = joined(Scenario::Srflx, "callee");
         assert!(
-            callee.ends_with("--tone-hz 660 --expect-tone 440 --record /run/x/callee.wav"),
+            callee
+                .ends_with("--tone-hz 660 --expect-tone 440 --wait 30 --record /run/x/callee.wav"),
             "{callee}"
         );
         assert!(
