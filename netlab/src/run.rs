@@ -157,10 +157,17 @@ pub fn problems(s: Scenario, caller: &Summary, callee: &Summary, turn: &Usage) -
     let peers = [("caller", caller), ("callee", callee)];
     if s == Scenario::BadTurn {
         for (role, sum) in peers {
-            if sum.connected {
-                p.push(format!(
-                    "{role}: connected although no path but TURN exists and its password is wrong"
-                ));
+            match (sum.connected, sum.pair) {
+                (true, Some((l, r))) => p.push(format!(
+                    "{role}: connected ({l}/{r}) although only TURN gets through and its password is wrong"
+                )),
+                // The app's own contract (docs/calling-app.md): "ok" = connected, then hung up.
+                (true, None) => p.push(format!(
+                    "{role}: the summary says result \"ok\" (hangup {:?}) for a call that never \
+                     connected (no selected pair): a bye before connecting must end as failed",
+                    sum.hangup.as_deref().unwrap_or("-")
+                )),
+                (false, _) => {}
             }
             match &sum.error {
                 None => p.push(format!(
@@ -510,6 +517,14 @@ mod tests {
         let vague = Some("connection timed out");
         assert_eq!(problems(s, &failed(vague), &failed(e), &refused).len(), 1);
         assert_eq!(problems(s, &failed(None), &failed(e), &refused).len(), 1);
+        // The other side timed out first and said bye: still not a successful call.
+        let bye_first = Summary {
+            connected: true,
+            hangup: Some("remote_bye".into()),
+            ..Summary::default()
+        };
+        let p = problems(s, &bye_first, &failed(e), &refused);
+        assert!(p[0].contains("never connected"), "{p:?}");
         assert_eq!(
             problems(s, &failed(e), &failed(e), &Usage::default()).len(),
             1

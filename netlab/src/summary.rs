@@ -49,6 +49,8 @@ pub struct Summary {
     pub error: Option<String>,
     /// The selected candidate pair: (local type, remote type).
     pub pair: Option<(CandidateType, CandidateType)>,
+    /// How the call ended: `duration`, `remote_bye`, `failed`, ….
+    pub hangup: Option<String>,
     /// The app's own name for it: `local`, `server-reflexive`, `relayed`.
     pub connection: Option<String>,
     /// Local candidate types gathered (`host`, `srflx`, `relay`).
@@ -104,6 +106,7 @@ fn from_value(v: &Value) -> Result<Summary> {
         connected: result == "ok",
         error: str_at(v, "/error").map(str::to_string),
         pair,
+        hangup: str_at(v, "/hangup").map(str::to_string),
         connection: str_at(v, "/connection").map(str::to_string),
         local_candidate_types: strings_at(v, "/local_candidate_types"),
         chat_received: strings_at(v, "/chat/received"),
@@ -143,6 +146,7 @@ mod tests {
                 connected: true,
                 error: None,
                 pair: Some((CandidateType::Prflx, CandidateType::Relay)),
+                hangup: Some("duration".into()),
                 connection: Some("relayed".into()),
                 local_candidate_types: vec!["host".into(), "srflx".into(), "relay".into()],
                 chat_received: vec!["hello from the caller (relay)".into()],
