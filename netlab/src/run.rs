@@ -137,7 +137,7 @@ impl Report {
             if self.passed { "PASS" } else { "FAIL" },
             pair(&self.caller),
             pair(&self.callee),
-            match self.callee.as_ref().map(|c| (c.tone_detected, c.tone_ratio)) {
+            match self.callee.as_ref().filter(|c| c.connected).map(|c| (c.tone_detected, c.tone_ratio)) {
                 Some((Some(true), r)) => format!("heard ({:.2})", r.unwrap_or(0.0)),
                 Some((Some(false), r)) => format!("not heard ({:.2})", r.unwrap_or(0.0)),
                 _ => "-".into(),
