@@ -103,7 +103,7 @@ async fn leave_ends_the_waiting_poll_and_tells_the_others() {
 #[tokio::test]
 async fn silent_peers_expire_waiting_ones_do_not() {
     let s = start(Config {
-        expire_after: Duration::from_millis(300),
+        expire_after: Duration::from_millis(500),
         poll_timeout: Duration::from_secs(5),
         ..config()
     })
@@ -127,7 +127,7 @@ async fn silent_peers_expire_waiting_ones_do_not() {
     // a itself was waiting all along and is still there.
     assert_eq!(s.poll(&a, 2, 0).await.status, StatusCode::OK);
     // Once a stops polling it expires too, and the room goes with it.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(s.poll(&a, 2, 0).await.code(), "unknown_room");
 }
 
@@ -192,7 +192,7 @@ fn background_server_stops_on_drop() {
             .bearer_auth(j["token"].as_str().unwrap())
             .send();
         let poll = tokio::spawn(poll);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         std::thread::spawn(move || drop(server)).join().unwrap();
         let r = common::reply(poll.await.unwrap().unwrap()).await;
         assert_eq!(r.code(), "shutting_down");
@@ -241,7 +241,8 @@ fn binary_prints_its_address_and_exits_0_on_sigterm() {
             .bearer_auth(j["token"].as_str().unwrap().to_string())
             .send(),
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Time for the poll to reach the server and wait there.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         // SAFETY: kill(2) on the pid of our own child.
         assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
         let r = common::reply(poll.await.unwrap().unwrap()).await;
