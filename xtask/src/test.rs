@@ -130,7 +130,12 @@ pub enum Step {
         what: &'static str,
         why: String,
     },
-    RunDemo,
+    /// `cargo xtask demo`: the release server and calling app.
+    BuildApps,
+    /// `cargo xtask demo`: server + two `call` processes, summaries checked.
+    DemoCall {
+        seconds: u32,
+    },
 }
 
 impl fmt::Display for Step {
@@ -161,7 +166,11 @@ impl fmt::Display for Step {
                 }
                 Ok(())
             }
-            Step::RunDemo => f.write_str(DEMO),
+            Step::BuildApps => f.write_str(BUILD_APPS),
+            Step::DemoCall { seconds } => write!(
+                f,
+                "mobilertc-signaling --listen 127.0.0.1:0, then two `call --room demo-… --duration {seconds}` (tones 440/660 Hz, chat, video); both summaries checked"
+            ),
             Step::Asan => write!(f, "{ASAN_ENV} {ASAN_TEST}"),
             Step::Skipped { what, why } => write!(f, "skipped: {what} ({why})"),
             Step::LeakCheck => write!(
@@ -197,8 +206,9 @@ const ASAN_TEST: &str = "cargo +nightly test -p mobilertc --test call --test lif
 const REQUIRE_VARS: &[&str] = &["MOBILERTC_REQUIRE_BROWSER", "MOBILERTC_REQUIRE_NETNS"];
 const REQUIRE_ENV: &str = "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1";
 
-/// `cargo xtask demo`'s own step: the loopback call example on the SDK's libwebrtc.
-const DEMO: &str = "cargo run --release --locked -p mobilertc --features testing --example demo";
+/// `cargo xtask demo`: the two binaries the demo call runs.
+const BUILD_APPS: &str =
+    "cargo build --release --locked -p mobilertc-call -p mobilertc-signaling --bins";
 
 /// Compute the plan; errors say what to do instead.
 pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
@@ -419,10 +429,11 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             cmd!(sh, "{xtask} sdk --provider system").run()?;
         }
         Step::FmtCheck => cmd!(sh, "cargo fmt --all -- --check").run()?,
-        Step::RunDemo => {
-            let args: Vec<&str> = DEMO.split_whitespace().skip(1).collect();
+        Step::BuildApps => {
+            let args: Vec<&str> = BUILD_APPS.split_whitespace().skip(1).collect();
             cmd!(sh, "cargo {args...}").run()?
         }
+        Step::DemoCall { seconds } => crate::demo::demo_call(sh, *seconds)?,
         Step::Clippy => cmd!(
             sh,
             "cargo clippy --workspace --all-targets --locked -- -D warnings"
