@@ -340,7 +340,7 @@ impl Runner {
                 ("ok", reason.to_owned())
             }
             End::Failed(error) => {
-                self.summary.hangup = Some("failed".into());
+                self.summary.hangup.get_or_insert_with(|| "failed".into());
                 self.summary.error = Some(error.clone());
                 ("failed", error)
             }
@@ -447,7 +447,25 @@ impl Runner {
         while end.is_none() {
             end = self.step(factory, &session, &mut flow, rx, &receiver);
         }
-        let end = end.expect("loop ends with an end");
+        let mut end = end.expect("loop ends with an end");
+        // A hang-up before media ever flowed (the other side gave up first, or hung up while
+        // connecting) is not a successful call: say so, with what we know about why.
+        if let (End::Ok(reason), None) = (&end, flow.connected_at) {
+            let what = match *reason {
+                "remote_bye" => "the other side hung up".to_owned(),
+                "remote_left" | "remote_expired" => "the other side left the room".to_owned(),
+                other => format!("hung up ({other})"),
+            };
+            self.summary.hangup = Some((*reason).to_owned());
+            end = End::Failed(if flow.negotiation_started.is_some() {
+                format!(
+                    "{what} before the call connected; {}",
+                    self.diagnosis(&flow)
+                )
+            } else {
+                format!("{what} before the call connected")
+            });
+        }
 
         // Cleanup, in the order that loses nothing: tell the other side, take the last
         // stats, close, leave (which ends our waiting poll), then the local media threads.
@@ -724,11 +742,23 @@ impl Runner {
     }
 
     fn connect_failure(&self, flow: &Flow) -> String {
+        format!(
+            "not connected within {} s: {}",
+            self.config.connect_timeout.as_secs(),
+            self.diagnosis(flow)
+        )
+    }
+
+    /// Why no candidate pair worked, as far as we can tell.
+    fn diagnosis(&self, flow: &Flow) -> String {
         let types: Vec<&str> = flow.local_types.iter().map(String::as_str).collect();
         let mut why = format!(
-            "not connected within {} s: no ICE candidate pair worked (local candidates gathered: {})",
-            self.config.connect_timeout.as_secs(),
-            if types.is_empty() { "none".into() } else { types.join(", ") }
+            "no ICE candidate pair worked (local candidates gathered: {})",
+            if types.is_empty() {
+                "none".into()
+            } else {
+                types.join(", ")
+            }
         );
         let has_turn = self
             .config

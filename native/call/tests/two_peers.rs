@@ -278,3 +278,51 @@ fn a_third_peer_does_not_disturb_the_call() {
     assert_eq!(s["result"], "ok", "{s:#}");
     assert_eq!(s["hangup"], "remote_bye", "{s:#}");
 }
+
+#[test]
+fn a_hang_up_before_connecting_is_a_failed_call_on_both_sides() {
+    // The callee can only use a TURN server that does not exist: it gives up after 2 s and
+    // sends bye; the caller, still connecting, must not report that as a good call.
+    let server = server();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let callee = App::start(
+        &url,
+        "early-bye",
+        &[
+            "--relay-only",
+            "--turn",
+            "turn:127.0.0.1:9,user,pass",
+            "--connect-timeout",
+            "2",
+            "--json",
+            a.to_str().unwrap(),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let caller = App::start(
+        &url,
+        "early-bye",
+        &["--connect-timeout", "30", "--json", b.to_str().unwrap()],
+    );
+    let callee_out = callee.wait(Duration::from_secs(20));
+    let caller_out = caller.wait(Duration::from_secs(20));
+    let (sa, sb) = (summary(&a, &callee_out), summary(&b, &caller_out));
+    assert_eq!(callee_out.status.code(), Some(1));
+    assert_eq!(caller_out.status.code(), Some(1));
+    assert_eq!(sa["result"], "failed");
+    assert!(
+        sa["error"].as_str().unwrap().contains("no relay candidate"),
+        "{sa:#}"
+    );
+    assert_eq!(sb["result"], "failed", "{sb:#}");
+    assert_eq!(sb["hangup"], "remote_bye", "{sb:#}");
+    assert!(
+        sb["error"]
+            .as_str()
+            .unwrap()
+            .contains("the other side hung up before the call connected"),
+        "{sb:#}"
+    );
+}
