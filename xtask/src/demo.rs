@@ -70,7 +70,8 @@ struct Side {
     log: PathBuf,
 }
 
-fn target_dir(sh: &Shell) -> Result<PathBuf> {
+/// Cargo's target directory (honours CARGO_TARGET_DIR and config).
+pub fn target_dir(sh: &Shell) -> Result<PathBuf> {
     let meta = cmd!(sh, "cargo metadata --format-version 1 --no-deps")
         .quiet()
         .read()?;

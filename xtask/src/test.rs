@@ -71,6 +71,10 @@ pub const INTEGRATION_PACKAGES: &[(&str, &str)] = &[
     ("nftables", "the NAT routers of the connection-kind tests"),
     ("iproute2", "`ip netns` and veth pairs for those tests"),
     (
+        "procps",
+        "sysctl, for IP forwarding in those tests' routers",
+    ),
+    (
         "generate-ninja",
         "gn, for the build-plumbing test (a small gn project built for real)",
     ),
@@ -132,6 +136,8 @@ pub enum Step {
     },
     /// `cargo xtask demo`: the release server and calling app.
     BuildApps,
+    /// The debug server and calling app the netns tests run as processes.
+    BuildTestApps,
     /// `cargo xtask demo`: server + two `call` processes, summaries checked.
     DemoCall {
         seconds: u32,
@@ -160,6 +166,7 @@ impl fmt::Display for Step {
                 if *require_integration {
                     write!(f, "{REQUIRE_ENV} ")?;
                 }
+                write!(f, "{APP_BINS_ENV} ")?;
                 write!(f, "cargo test --workspace --locked")?;
                 if !extra.is_empty() {
                     write!(f, " -- {}", extra.join(" "))?;
@@ -167,6 +174,7 @@ impl fmt::Display for Step {
                 Ok(())
             }
             Step::BuildApps => f.write_str(BUILD_APPS),
+            Step::BuildTestApps => f.write_str(BUILD_TEST_APPS),
             Step::DemoCall { seconds } => write!(
                 f,
                 "mobilertc-signaling --listen 127.0.0.1:0, then two `call --room demo-… --duration {seconds}` (tones 440/660 Hz, chat, video); both summaries checked"
@@ -206,6 +214,12 @@ const ASAN_TEST: &str = "cargo +nightly test -p mobilertc --test call --test lif
 const REQUIRE_VARS: &[&str] = &["MOBILERTC_REQUIRE_BROWSER", "MOBILERTC_REQUIRE_NETNS"];
 const REQUIRE_ENV: &str = "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1";
 
+/// The netns tests (netlab) run these as processes inside network namespaces.
+const BUILD_TEST_APPS: &str =
+    "cargo build --locked -p mobilertc-call -p mobilertc-signaling --bins";
+const APP_BINS_ENV: &str =
+    "MOBILERTC_CALL_BIN=<target>/debug/call MOBILERTC_SIGNALING_BIN=<target>/debug/mobilertc-signaling";
+
 /// `cargo xtask demo`: the two binaries the demo call runs.
 const BUILD_APPS: &str =
     "cargo build --release --locked -p mobilertc-call -p mobilertc-signaling --bins";
@@ -217,6 +231,7 @@ pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
         steps.push(Step::FmtCheck);
         steps.push(Step::Clippy);
     }
+    steps.push(Step::BuildTestApps);
     steps.push(Step::CargoTest {
         extra: args.cargo_args.clone(),
         require_integration: args.ci,
@@ -433,6 +448,10 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             let args: Vec<&str> = BUILD_APPS.split_whitespace().skip(1).collect();
             cmd!(sh, "cargo {args...}").run()?
         }
+        Step::BuildTestApps => {
+            let args: Vec<&str> = BUILD_TEST_APPS.split_whitespace().skip(1).collect();
+            cmd!(sh, "cargo {args...}").run()?
+        }
         Step::DemoCall { seconds } => crate::demo::demo_call(sh, *seconds)?,
         Step::Clippy => cmd!(
             sh,
@@ -443,6 +462,11 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             extra,
             require_integration,
         } => {
+            let bins = crate::demo::target_dir(sh)?.join("debug");
+            let _bins = [
+                sh.push_env("MOBILERTC_CALL_BIN", bins.join("call")),
+                sh.push_env("MOBILERTC_SIGNALING_BIN", bins.join("mobilertc-signaling")),
+            ];
             let _require: Vec<_> = if *require_integration {
                 REQUIRE_VARS.iter().map(|v| sh.push_env(v, "1")).collect()
             } else {
@@ -528,7 +552,8 @@ mod tests {
                 "cargo xtask sdk --provider system",
                 "cargo fmt --all -- --check",
                 "cargo clippy --workspace --all-targets --locked -- -D warnings",
-                "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 cargo test --workspace --locked",
+                "cargo build --locked -p mobilertc-call -p mobilertc-signaling --bins",
+                "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 MOBILERTC_CALL_BIN=<target>/debug/call MOBILERTC_SIGNALING_BIN=<target>/debug/mobilertc-signaling cargo test --workspace --locked",
                 "MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
                 "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan cargo +nightly test -p mobilertc --test call --test lifecycle --target <host> -- --test-threads 1",
             ]
@@ -597,10 +622,13 @@ mod tests {
         .unwrap();
         assert_eq!(
             steps,
-            [Step::CargoTest {
-                extra: vec!["call".into()],
-                require_integration: false,
-            }]
+            [
+                Step::BuildTestApps,
+                Step::CargoTest {
+                    extra: vec!["call".into()],
+                    require_integration: false,
+                }
+            ]
         );
     }
 
