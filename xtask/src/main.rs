@@ -5,11 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod apk;
 mod config;
 mod demo;
 mod doctor;
 mod fetch;
 mod host;
+mod install;
 mod patches;
 mod patches_cmd;
 mod run;
@@ -34,6 +36,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Check this host for fetching and building WebRTC; say what to fix.
     Doctor(doctor::DoctorArgs),
+    /// Install the Android app on a device (adb install -r) and start it.
+    Install(install::InstallArgs),
     /// Fetch the pinned, patched WebRTC checkout (depot_tools, gclient sync, hooks, patches).
     FetchWebrtc(fetch::FetchArgs),
     /// Show (`status`) or undo (`revert`) the patches on the WebRTC checkout.
@@ -62,6 +66,7 @@ fn main() {
             Command::Demo(args) => demo::run(&sh, args),
             Command::Doctor(args) => doctor::run(&sh, &root, args),
             Command::FetchWebrtc(args) => fetch::run(&sh, args),
+            Command::Install(args) => install::run(&sh, args),
             Command::Patches(args) => patches_cmd::run(&sh, &root, args),
             Command::Sdk(args) => sdk::run(&sh, args),
             Command::Test(args) => test::run(&sh, args),
