@@ -1,1 +1,14 @@
-//! Work in progress.
+//! `libmobilertc_app.so`: the Android app's native side. CallActivity (android-app/) calls
+//! the `native*` methods; they drive the calling-app core (`mobilertc-call`, the same code as
+//! the Linux `call` binary) through [`session::Session`], and every call event goes back to
+//! the activity's `onEvent(kind, text)`.
+//!
+//! `JNI_OnLoad` keeps the JavaVM and, on Android, runs `webrtc::InitAndroid(JavaVM*)` through
+//! the shim's Android-only entry point (native/webrtc-sys/shim/android.cc) before any other
+//! WebRTC call. The crate builds and tests on Linux too (the JNI exports are plain C symbols;
+//! only the InitAndroid call is Android-only). See docs/android.md.
+
+mod jni_glue;
+pub mod session;
+
+pub use session::{app_config, event_kind, Session};

@@ -1,0 +1,105 @@
+//! What the activity drives, without JNI: at most one call at a time, its events turned into
+//! `(kind, text)` pairs for the UI, chat, hang-up and a status line. The JNI glue
+//! ([`crate::jni_glue`]) is a thin layer over this, so the logic is tested on the host.
+
+use anyhow::{bail, Result};
+use mobilertc_call::{AudioInput, Call, CallConfig, CallEvent, Role};
+
+/// The UI's view of an event: `kind` is one of `joined`, `state`, `connected`, `chat-open`,
+/// `chat`, `log`, `ended` (CallActivity.onEvent switches on it).
+pub fn event_kind(e: &CallEvent) -> (&'static str, String) {
+    match e {
+        CallEvent::Joined { role, peer_id } => {
+            let role = match role {
+                Role::Caller => "caller",
+                Role::Callee => "callee (waiting for a peer)",
+            };
+            ("joined", format!("as {role}, peer {peer_id}"))
+        }
+        CallEvent::State(s) => ("state", format!("{s:?}").to_lowercase()),
+        CallEvent::Connected(Some(p)) => (
+            "connected",
+            format!(
+                "{} ({}/{}, {} -> {})",
+                p.kind(),
+                p.local_type,
+                p.remote_type,
+                p.local_address,
+                p.remote_address
+            ),
+        ),
+        CallEvent::Connected(None) => ("connected", "media flowing".to_owned()),
+        CallEvent::ChatOpen => ("chat-open", "chat open".to_owned()),
+        CallEvent::Chat(t) => ("chat", t.clone()),
+        CallEvent::Log(t) => ("log", t.clone()),
+        CallEvent::Ended { result, reason } => ("ended", format!("{result}: {reason}")),
+    }
+}
+
+/// The call settings the app uses: the server and room from the UI; audio is the app-fed
+/// 440 Hz tone (docs/android.md, "Audio"), video the synthetic pattern.
+pub fn app_config(server: &str, room: &str) -> CallConfig {
+    let mut c = CallConfig::new(server.trim(), room.trim());
+    c.name = Some("android".into());
+    c.audio = AudioInput::Tone(440.0);
+    c.video = true;
+    c
+}
+
+/// At most one call.
+#[derive(Default)]
+pub struct Session {
+    call: Option<Call>,
+}
+
+impl Session {
+    /// Starts a call unless one is running; `sink` gets every event as `(kind, text)`, on the
+    /// call's thread.
+    pub fn start(
+        &mut self,
+        config: CallConfig,
+        sink: impl Fn(&'static str, String) + Send + 'static,
+    ) -> Result<()> {
+        if self.call.as_ref().is_some_and(|c| !c.is_finished()) {
+            bail!("a call is already running: hang up first");
+        }
+        if !(config.server.starts_with("http://") || config.server.starts_with("https://")) {
+            bail!(
+                "server {:?}: expected http://HOST:PORT (the emulator reaches the host as 10.0.2.2)",
+                config.server
+            );
+        }
+        // The previous call has ended; dropping it joins its thread at once.
+        self.call = None;
+        self.call = Some(Call::start(config, move |e| {
+            let (kind, text) = event_kind(&e);
+            sink(kind, text)
+        })?);
+        Ok(())
+    }
+
+    pub fn send_chat(&self, text: &str) -> Result<()> {
+        match &self.call {
+            Some(c) if !c.is_finished() => c.send_chat(text),
+            _ => bail!("no call: press Call first"),
+        }
+    }
+
+    /// Hangs up without waiting (the UI thread must not block); a no-op without a call.
+    pub fn hang_up(&self) {
+        if let Some(c) = &self.call {
+            c.hang_up();
+        }
+    }
+
+    pub fn status_line(&self) -> String {
+        match &self.call {
+            Some(c) => c.status().line(),
+            None => "idle".to_owned(),
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.call.as_ref().is_some_and(|c| !c.is_finished())
+    }
+}
