@@ -53,6 +53,14 @@ uint32_t mrtc_webrtc_milestone(void);
 /* 0 = verbose … 4 = none (rtc::LoggingSeverity); default none. */
 void mrtc_set_log_level(int level);
 
+#if defined(__ANDROID__)
+/* Android only (shim/android.cc): webrtc::InitAndroid(JavaVM*). Call it once, from the app
+ * library's JNI_OnLoad, before any other mrtc_ function; `java_vm` is the JavaVM*. The APK
+ * must contain libwebrtc's Java classes (sdk/android:libwebrtc): the native code calls back
+ * into them. MRTC_ERR_INVALID_ARGUMENT for NULL. */
+mrtc_status mrtc_android_init(void* java_vm);
+#endif
+
 /* ------------------------------------------------------------------ factory, audio I/O */
 
 /* Audio goes through an app-fed audio device module: Rust pushes capture PCM, and receives
