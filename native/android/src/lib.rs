@@ -8,7 +8,8 @@
 //! WebRTC call. The crate builds and tests on Linux too (the JNI exports are plain C symbols;
 //! only the InitAndroid call is Android-only). See docs/android.md.
 
-mod jni_glue;
+#[doc(hidden)] // public for tests/jni.rs, which binds these to a real JVM
+pub mod jni_glue;
 pub mod session;
 
 pub use session::{app_config, event_kind, Session};
