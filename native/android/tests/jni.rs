@@ -90,6 +90,9 @@ fn jni_exports_drive_a_call_from_a_real_jvm() {
     let args = InitArgsBuilder::new()
         .version(JNIVersion::V8)
         .option(format!("-Djava.class.path={}", classes.path().display()))
+        // Checks every JNI call (a misuse aborts the test). Side effect: the JVM may print
+        // "Warning: SIG… handler modified!" because the Rust test harness and libwebrtc own
+        // some signal handlers too; that is noise, not a failure.
         .option("-Xcheck:jni")
         .build()
         .unwrap();
@@ -201,4 +204,43 @@ fn jni_exports_drive_a_call_from_a_real_jvm() {
     let ended = next_event(&mut env, &activity, "ended", 10);
     assert!(ended.starts_with("ok"), "{ended}");
     assert!(!env.exception_check().unwrap());
+}
+
+/// The stand-in must not drift from the real activity: same native methods (name and return
+/// type; JNI binds by name) and the same callback. Parameters differ only where the stand-in
+/// cannot name android.* types (Context -> Object).
+#[test]
+fn stand_in_matches_the_real_activity() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let real = std::fs::read_to_string(
+        root.join("../../android-app/app/src/main/java/dev/mobilertc/app/CallActivity.java"),
+    )
+    .unwrap();
+    let stand_in =
+        std::fs::read_to_string(root.join("tests/java/dev/mobilertc/app/CallActivity.java"))
+            .unwrap();
+    let natives = |src: &str| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = src
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim();
+                let rest = l
+                    .strip_prefix("private native ")
+                    .or_else(|| l.strip_prefix("public native "))?;
+                let (ret, rest) = rest.split_once(' ')?;
+                Some((rest.split('(').next()?.to_owned(), ret.to_owned()))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let real_natives = natives(&real);
+    assert_eq!(real_natives.len(), 5, "{real_natives:?}");
+    assert_eq!(real_natives, natives(&stand_in));
+    for src in [&real, &stand_in] {
+        assert!(
+            src.contains("private void onEvent(final String kind, final String text)")
+                || src.contains("private void onEvent(String kind, String text)")
+        );
+    }
 }
