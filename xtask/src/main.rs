@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod apk;
+mod build;
 mod config;
 mod demo;
 mod doctor;
@@ -32,6 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build libwebrtc (gn + ninja), its SDK dir and the calling app for Android or Linux.
+    Build(Box<build::BuildArgs>),
     /// A real call on the distro libwebrtc (installs what it needs, like `test`).
     Demo(demo::DemoArgs),
     /// Check this host for fetching and building WebRTC; say what to fix.
@@ -63,6 +66,7 @@ fn main() {
         let root = project_root();
         sh.change_dir(&root);
         match cli.command {
+            Command::Build(args) => build::run(&sh, *args),
             Command::Demo(args) => demo::run(&sh, args),
             Command::Doctor(args) => doctor::run(&sh, &root, args),
             Command::FetchWebrtc(args) => fetch::run(&sh, args),

@@ -1,0 +1,586 @@
+//! `cargo xtask build --target android|linux`: from a fetched checkout to the calling app.
+//!
+//! Per target: `gn gen` (only when args.gn changed) → ninja (the static library; on
+//! Android also libwebrtc's Java classes) → licences → the `source` SDK dir → cargo (the
+//! Android cdylib per ABI with the NDK env, or the Linux `call` binary) → on Android the
+//! APK step (`crate::apk`). A typed plan first; `--dry-run` prints it.
+
+pub mod export;
+pub mod gn_args;
+pub mod ndk;
+pub mod ninja;
+pub mod target;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+use crate::apk;
+use crate::config::{Config, ConfigArgs};
+use crate::fetch::depot_tools::DepotTools;
+use crate::host::{prepend_path, Host};
+use crate::run::{Cmd, Runner, StepLine};
+use gn_args::GnExtras;
+use target::{Profile, Target};
+
+/// Lowest Android API level the app supports (android-app/'s minSdk).
+pub const DEFAULT_ANDROID_API: u32 = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Platform {
+    Android,
+    Linux,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BuildArgs {
+    /// What to build: every Android ABI of webrtc.toml's [targets], or its Linux targets.
+    #[arg(long, value_enum)]
+    pub target: Platform,
+    /// Only these Android ABIs (arm64-v8a, armeabi-v7a, x86_64, x86); repeatable.
+    #[arg(long = "abi")]
+    pub abis: Vec<String>,
+    /// Debug build (is_debug=true, cargo dev profile, assembleDebug).
+    #[arg(long)]
+    pub debug: bool,
+    /// An extra gn arg, KEY=VALUE in gn syntax; wins over webrtc.toml. Repeatable.
+    #[arg(long = "gn-arg", value_name = "KEY=VALUE")]
+    pub gn_args: Vec<String>,
+    /// Compiler cache for libwebrtc's compiles (gn `cc_wrapper`): sccache, ccache or a path.
+    #[arg(long)]
+    pub cc_wrapper: Option<String>,
+    /// Upstream's remote execution (`use_remoteexec=true`) for teams with an RBE backend.
+    #[arg(long)]
+    pub remote_exec: bool,
+    /// ninja -j (default: cores, at most one per 2 GB of RAM).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// The NDK to build the Rust side with (else ANDROID_NDK_HOME, … see docs/build.md).
+    #[arg(long)]
+    pub ndk: Option<PathBuf>,
+    /// Android API level of the Rust side (`--target=<triple><api>`).
+    #[arg(long, default_value_t = DEFAULT_ANDROID_API)]
+    pub api: u32,
+    /// Stop after the SDK dirs (no cargo, no APK).
+    #[arg(long)]
+    pub sdk_only: bool,
+    /// Print the plan and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stream child output.
+    #[arg(long, short)]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// One step of the build plan.
+#[derive(Debug, Clone)]
+pub enum Step {
+    GnGen {
+        target: Target,
+        out_dir: PathBuf,
+        args_gn: String,
+        cmd: Cmd,
+    },
+    Ninja {
+        target: Target,
+        cmd: Cmd,
+    },
+    Licenses {
+        target: Target,
+        cmd: Cmd,
+    },
+    ExportSdk(Box<export::ExportInputs>),
+    Cargo {
+        target: Target,
+        cmd: Cmd,
+        /// What it produces (the cdylib or the binary).
+        output: PathBuf,
+        warnings: Vec<String>,
+    },
+    Apk(apk::ApkInputs),
+}
+
+impl Step {
+    fn title(&self) -> String {
+        match self {
+            Step::GnGen { target, .. } => format!("gn gen out/{target}"),
+            Step::Ninja { target, .. } => format!("ninja out/{target}"),
+            Step::Licenses { target, .. } => format!("licences {target}"),
+            Step::ExportSdk(i) => format!("sdk {}", i.target),
+            Step::Cargo { target, .. } => format!("cargo {}", target.rust_triple()),
+            Step::Apk(_) => "apk".into(),
+        }
+    }
+}
+
+fn show_cmd(f: &mut fmt::Formatter<'_>, cmd: &Cmd) -> fmt::Result {
+    writeln!(f, "    $ {}", cmd.line())?;
+    writeln!(f, "      cwd {}", cmd.cwd.display())?;
+    for (k, v) in &cmd.env {
+        if k != "PATH" {
+            writeln!(f, "      {k}={v}")?;
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.title())?;
+        match self {
+            Step::GnGen {
+                out_dir, args_gn, cmd, ..
+            } => {
+                writeln!(
+                    f,
+                    "    write {}/args.gn (gn gen is skipped when it is unchanged):",
+                    out_dir.display()
+                )?;
+                for l in args_gn.lines().filter(|l| !l.starts_with('#')) {
+                    writeln!(f, "      {l}")?;
+                }
+                show_cmd(f, cmd)
+            }
+            Step::Ninja { cmd, .. } | Step::Licenses { cmd, .. } => show_cmd(f, cmd),
+            Step::ExportSdk(i) => writeln!(
+                f,
+                "    {} + headers + args.gn + VERSIONS + licences + webrtc-sdk.toml (defines and include dirs from obj/webrtc.ninja) -> {}",
+                i.library,
+                i.sdk_dir.display()
+            ),
+            Step::Cargo {
+                cmd,
+                output,
+                warnings,
+                ..
+            } => {
+                show_cmd(f, cmd)?;
+                for w in warnings {
+                    writeln!(f, "    warning: {w}")?;
+                }
+                writeln!(f, "    -> {}", output.display())
+            }
+            Step::Apk(inputs) => {
+                for (abi, lib) in &inputs.abi_libs {
+                    writeln!(
+                        f,
+                        "    copy {} -> {}/app/src/main/jniLibs/{}/libmobilertc_app.so",
+                        lib.display(),
+                        inputs.project.display(),
+                        abi.name()
+                    )?;
+                }
+                if let Some(jar) = &inputs.webrtc_java {
+                    writeln!(f, "    copy {} -> app/libs/libwebrtc.jar", jar.display())?;
+                }
+                writeln!(
+                    f,
+                    "    ./gradlew assemble{} (debug: signed with ~/.android/debug.keystore)",
+                    if inputs.profile == apk::Profile::Debug { "Debug" } else { "Release" }
+                )?;
+                writeln!(
+                    f,
+                    "    check every .so's ELF LOAD alignment (16 KB on 64-bit ABIs) and the zip alignment; print the APK path and size"
+                )
+            }
+        }
+    }
+}
+
+/// What the host offers the plan (gathered once; tests build it by hand).
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub cores: usize,
+    pub ram_bytes: u64,
+    /// `rustup target list --installed`; `None` without rustup (then not checked).
+    pub rust_targets: Option<Vec<String>>,
+    /// depot_tools' autoninja is on the child PATH.
+    pub autoninja: bool,
+    /// cargo's target directory.
+    pub target_dir: PathBuf,
+}
+
+/// The targets `args` selects from the config.
+pub fn targets(cfg: &Config, args: &BuildArgs) -> Result<Vec<Target>> {
+    let targets: Vec<Target> = match args.target {
+        Platform::Android => {
+            let mut abis = cfg.targets.android.clone();
+            if !args.abis.is_empty() {
+                abis.retain(|a| args.abis.iter().any(|n| n == a.name()));
+                for n in &args.abis {
+                    if !cfg.targets.android.iter().any(|a| a.name() == n) {
+                        bail!(
+                            "--abi {n}: not one of webrtc.toml's [targets] android ({})",
+                            cfg.targets
+                                .android
+                                .iter()
+                                .map(|a| a.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                }
+            }
+            abis.into_iter().map(Target::Android).collect()
+        }
+        Platform::Linux => cfg
+            .targets
+            .linux
+            .iter()
+            .copied()
+            .map(Target::Linux)
+            .collect(),
+    };
+    if targets.is_empty() {
+        bail!(
+            "webrtc.toml's [targets] lists nothing for {:?}",
+            args.target
+        );
+    }
+    Ok(targets)
+}
+
+/// The plan. `ndk` is `Err` when none was found: fatal, except in a dry run, which shows
+/// the NDK-dependent commands with `$ANDROID_NDK_HOME`.
+pub fn plan(
+    root: &Path,
+    cfg: &Config,
+    args: &BuildArgs,
+    host: &Host,
+    facts: &Facts,
+    ndk: Result<ndk::Ndk>,
+) -> Result<Vec<Step>> {
+    let profile = if args.debug {
+        Profile::Debug
+    } else {
+        Profile::Release
+    };
+    let extras = GnExtras {
+        args: args
+            .gn_args
+            .iter()
+            .map(|s| gn_args::parse_gn_arg(s))
+            .collect::<Result<_>>()?,
+        cc_wrapper: args.cc_wrapper.clone(),
+        remote_exec: args.remote_exec,
+    };
+    let targets = targets(cfg, args)?;
+    let src = cfg.src_dir();
+    let dt = DepotTools::resolve(cfg, host)?;
+    let mut env = BTreeMap::new();
+    env.insert("PATH".to_owned(), prepend_path(dt.dir(), host.var("PATH")));
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| ninja::default_jobs(facts.cores, facts.ram_bytes));
+    let lock = std::fs::read_to_string(&cfg.lock_file).unwrap_or_default();
+    let android = args.target == Platform::Android;
+    let ndk = match (android, ndk) {
+        (false, _) => None,
+        (true, Ok(n)) => Some(n),
+        (true, Err(e)) if args.dry_run => {
+            eprintln!("note: {e:#}\n      (the plan below shows $ANDROID_NDK_HOME in its place)");
+            Some(ndk::Ndk {
+                root: "$ANDROID_NDK_HOME".into(),
+                revision: "?".into(),
+                major: 0,
+                from: "missing".into(),
+                warnings: vec![],
+            })
+        }
+        (true, Err(e)) => return Err(e),
+    };
+    if let Some(n) = &ndk {
+        for w in &n.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+
+    let mut steps = Vec::new();
+    let mut abi_libs = Vec::new();
+    let mut webrtc_java = None;
+    let cargo_profile_dir = if args.debug { "debug" } else { "release" };
+    for &t in &targets {
+        let out_dir = src.join("out").join(t.name());
+        let args_map = gn_args::gn_args(&cfg.gn, t, profile, &extras);
+        let custom_libcxx = args_map.get("use_custom_libcxx").map(String::as_str) == Some("true");
+        steps.push(Step::GnGen {
+            target: t,
+            out_dir: out_dir.clone(),
+            args_gn: gn_args::render(&args_map),
+            cmd: ninja::gn_gen("gn", &src, &out_dir, &env),
+        });
+        let mut ninja_targets = vec!["webrtc"];
+        if let Target::Android(_) = t {
+            // The Java half libwebrtc's Android audio/video code calls back into.
+            ninja_targets.push("sdk/android:libwebrtc");
+            webrtc_java = Some(out_dir.join("lib.java/sdk/android/libwebrtc.jar"));
+        }
+        steps.push(Step::Ninja {
+            target: t,
+            cmd: ninja::ninja(facts.autoninja, &src, &out_dir, jobs, &ninja_targets, &env),
+        });
+        steps.push(Step::Licenses {
+            target: t,
+            cmd: Cmd::new(
+                "python3",
+                &[
+                    "tools_webrtc/libs/generate_licenses.py",
+                    "--target",
+                    "//:webrtc",
+                ],
+                &src,
+                &env,
+            )
+            .arg(out_dir.join("licenses").display().to_string())
+            .arg(out_dir.display().to_string()),
+        });
+        let sdk_dir = webrtc_sdk::default_sdk_dir(root, t.rust_triple());
+        let mut versions = format!(
+            "webrtc {} (M{})\ntarget {} ({})\nprofile {}\n",
+            cfg.revision,
+            cfg.milestone.unwrap_or(0),
+            t,
+            t.rust_triple(),
+            profile.name()
+        );
+        if let (Target::Android(_), Some(n)) = (t, &ndk) {
+            versions.push_str(&format!("ndk {} ({})\n", n.revision, n.root.display()));
+        }
+        versions.push_str("\n# DEPS revisions (webrtc.lock, from gclient revinfo)\n");
+        versions.push_str(if lock.is_empty() {
+            "(no webrtc.lock yet)\n"
+        } else {
+            &lock
+        });
+        steps.push(Step::ExportSdk(Box::new(export::ExportInputs {
+            target: t,
+            src: src.clone(),
+            out_dir: out_dir.clone(),
+            sdk_dir: sdk_dir.clone(),
+            revision: cfg.revision.clone(),
+            milestone: cfg.milestone.unwrap_or(0),
+            android_api: matches!(t, Target::Android(_)).then_some(args.api),
+            custom_libcxx,
+            library: "obj/libwebrtc.a".into(),
+            versions,
+        })));
+        if args.sdk_only {
+            continue;
+        }
+        let triple = t.rust_triple();
+        if let Some(installed) = &facts.rust_targets {
+            if !installed.iter().any(|i| i == triple) && !args.dry_run {
+                bail!(
+                    "the Rust target {triple} is not installed: run `rustup target add {triple}`"
+                );
+            }
+        }
+        let release: &[&str] = if args.debug { &[] } else { &["--release"] };
+        match t {
+            Target::Android(abi) => {
+                let n = ndk.as_ref().expect("android has an NDK");
+                let (cenv, warnings) = ndk::cargo_env(n, abi, args.api, &sdk_dir, host);
+                let mut cmd = Cmd::new("cargo", &["rustc"], root, &cenv);
+                for a in release {
+                    cmd = cmd.arg(*a);
+                }
+                // The package is an rlib for host tests; the APK needs the cdylib.
+                for a in [
+                    "--locked",
+                    "-p",
+                    "mobilertc-android",
+                    "--lib",
+                    "--target",
+                    triple,
+                    "--crate-type",
+                    "cdylib",
+                ] {
+                    cmd = cmd.arg(a);
+                }
+                let output = facts
+                    .target_dir
+                    .join(triple)
+                    .join(cargo_profile_dir)
+                    .join("libmobilertc_app.so");
+                abi_libs.push((abi, output.clone()));
+                steps.push(Step::Cargo {
+                    target: t,
+                    cmd,
+                    output,
+                    warnings,
+                });
+            }
+            Target::Linux(_) => {
+                let mut cenv = BTreeMap::new();
+                cenv.insert(
+                    webrtc_sdk::SDK_DIR_ENV.to_owned(),
+                    sdk_dir.display().to_string(),
+                );
+                let mut cmd = Cmd::new("cargo", &["build"], root, &cenv);
+                for a in release {
+                    cmd = cmd.arg(*a);
+                }
+                for a in [
+                    "--locked",
+                    "-p",
+                    "mobilertc-call",
+                    "--bins",
+                    "--target",
+                    triple,
+                ] {
+                    cmd = cmd.arg(a);
+                }
+                let output = facts
+                    .target_dir
+                    .join(triple)
+                    .join(cargo_profile_dir)
+                    .join("call");
+                steps.push(Step::Cargo {
+                    target: t,
+                    cmd,
+                    output,
+                    warnings: vec![],
+                });
+            }
+        }
+    }
+    if android && !args.sdk_only {
+        steps.push(Step::Apk(apk::ApkInputs {
+            project: root.join("android-app"),
+            abi_libs,
+            libcxx_shared: vec![],
+            webrtc_java,
+            profile: if args.debug {
+                apk::Profile::Debug
+            } else {
+                apk::Profile::Release
+            },
+        }));
+    }
+    Ok(steps)
+}
+
+fn facts(sh: &Shell, host: &Host, env_path: &str) -> Result<Facts> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ram_bytes = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(8 << 30, |kb| kb * 1024);
+    let rust_targets = xshell::cmd!(sh, "rustup target list --installed")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+        .map(|s| s.lines().map(str::to_owned).collect());
+    let autoninja = which::which_in("autoninja", Some(env_path), &host.cwd).is_ok();
+    Ok(Facts {
+        cores,
+        ram_bytes,
+        rust_targets,
+        autoninja,
+        target_dir: crate::demo::target_dir(sh)?,
+    })
+}
+
+pub fn run(sh: &Shell, args: BuildArgs) -> Result<()> {
+    let root = crate::project_root();
+    let host = Host::from_process(root.clone());
+    let cfg = Config::load(&root, &host, &args.config)?;
+    let src = cfg.src_dir();
+    if !args.dry_run && !src.join(".gn").is_file() {
+        bail!(
+            "no WebRTC checkout at {}: run `cargo xtask fetch-webrtc` first (or pass --work-dir)",
+            src.display()
+        );
+    }
+    let ndk = ndk::discover(&host, args.ndk.as_deref(), &src);
+    let dt = DepotTools::resolve(&cfg, &host)?;
+    let path = prepend_path(dt.dir(), host.var("PATH"));
+    let facts = facts(sh, &host, &path)?;
+    let steps = plan(&root, &cfg, &args, &host, &facts, ndk)?;
+    if args.dry_run {
+        for (i, s) in steps.iter().enumerate() {
+            print!("[{}/{}] {s}", i + 1, steps.len());
+        }
+        return Ok(());
+    }
+    let runner = Runner::new(sh, args.verbose, &host);
+    let logs = cfg.work_dir.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    execute(&steps, &runner, &logs, &host)
+}
+
+/// Runs the steps in order; each step's log is `logs/build-<n>-<title>.log`.
+pub fn execute(steps: &[Step], runner: &Runner<'_>, logs: &Path, host: &Host) -> Result<()> {
+    let n = steps.len();
+    for (i, step) in steps.iter().enumerate() {
+        let title = step.title();
+        let line = StepLine::start(i + 1, n, &title, runner.progress);
+        let log = logs.join(format!(
+            "build-{}-{}.log",
+            i + 1,
+            title.replace([' ', '/'], "-")
+        ));
+        match step {
+            Step::GnGen {
+                out_dir,
+                args_gn,
+                cmd,
+                ..
+            } => {
+                if !ninja::needs_gen(out_dir, args_gn) {
+                    line.finish("args unchanged, skipped");
+                    continue;
+                }
+                std::fs::create_dir_all(out_dir)?;
+                std::fs::write(out_dir.join("args.gn"), args_gn)
+                    .with_context(|| format!("writing {}/args.gn", out_dir.display()))?;
+                runner.run(cmd, &log)?;
+            }
+            Step::Ninja { cmd, .. } | Step::Cargo { cmd, .. } => runner.run(cmd, &log)?,
+            Step::Licenses { cmd, .. } => {
+                let script = cmd.cwd.join(&cmd.args[0]);
+                if !script.is_file() {
+                    line.finish("no generate_licenses.py in this checkout, skipped");
+                    continue;
+                }
+                runner.run(cmd, &log)?;
+            }
+            Step::ExportSdk(inputs) => {
+                let m = export::export(inputs)?;
+                let licences = inputs.out_dir.join("licenses/LICENSE.md");
+                if licences.is_file() {
+                    std::fs::copy(&licences, inputs.sdk_dir.join("LICENSES.md"))?;
+                }
+                line.note(&format!(
+                    "{} ({} defines, {} include dirs)",
+                    inputs.sdk_dir.display(),
+                    m.compile.defines.len(),
+                    m.compile.include_dirs.len()
+                ));
+            }
+            Step::Apk(inputs) => {
+                let sdk = apk::AndroidSdk::discover(host)?;
+                let plan = apk::plan(inputs, &sdk, host)?;
+                let built = apk::execute(&plan, runner, logs)?;
+                let size = std::fs::metadata(&built.apk).map(|m| m.len()).unwrap_or(0);
+                line.note(&format!(
+                    "{} ({})",
+                    built.apk.display(),
+                    apk::human_size(size)
+                ));
+            }
+        }
+        line.finish_timed();
+    }
+    Ok(())
+}
