@@ -64,6 +64,10 @@ pub struct BuildArgs {
     /// Android API level of the Rust side (`--target=<triple><api>`).
     #[arg(long, default_value_t = DEFAULT_ANDROID_API)]
     pub api: u32,
+    /// Where the SDK dirs go (`<dir>/<triple>`); default `.mobilertc/sdk`, where webrtc-sys
+    /// looks. Elsewhere, point WEBRTC_SDK_DIR at `<dir>/<triple>`.
+    #[arg(long, env = "MOBILERTC_SDK_ROOT")]
+    pub sdk_root: Option<PathBuf>,
     /// Stop after the SDK dirs (no cargo, no APK).
     #[arg(long)]
     pub sdk_only: bool,
@@ -339,7 +343,10 @@ pub fn plan(
             .arg(out_dir.join("licenses").display().to_string())
             .arg(out_dir.display().to_string()),
         });
-        let sdk_dir = webrtc_sdk::default_sdk_dir(root, t.rust_triple());
+        let sdk_dir = match &args.sdk_root {
+            Some(dir) => host.cwd.join(dir).join(t.rust_triple()),
+            None => webrtc_sdk::default_sdk_dir(root, t.rust_triple()),
+        };
         let mut versions = format!(
             "webrtc {} (M{})\ntarget {} ({})\nprofile {}\n",
             cfg.revision,
