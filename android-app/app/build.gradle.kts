@@ -40,6 +40,12 @@ android {
 
     buildTypes {
         getByName("release") {
+            // Signed with the debug key when the xtask passes it, so that `cargo xtask build`
+            // then `cargo xtask install` works for release builds too. For Google Play, put
+            // your own signing config here.
+            if (debugKeystore != null) {
+                signingConfig = signingConfigs.getByName("debug")
+            }
             // Native code is the Rust cdylib; the Java side is tiny and reflection-called
             // from native code (org.webrtc.*), so no R8 shrinking.
             isMinifyEnabled = false

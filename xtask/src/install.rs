@@ -28,10 +28,11 @@ pub struct InstallArgs {
     /// Device serial [default: ANDROID_SERIAL, else the only connected device].
     #[arg(long, value_name = "SERIAL")]
     pub device: Option<String>,
-    /// The release APK instead of the debug one (it must be signed; no permissions granted).
+    /// The release APK [default: the newer of the debug and release APKs]; no permissions
+    /// are granted for it.
     #[arg(long)]
     pub release: bool,
-    /// The APK [default: android-app/app/build/outputs/apk/<profile>/…].
+    /// The APK [default: android-app/app/build/outputs/apk/{debug,release}/app-*.apk].
     #[arg(long, value_name = "FILE")]
     pub apk: Option<PathBuf>,
     /// adb [default: $ANDROID_HOME/platform-tools/adb, else adb on PATH].
@@ -227,7 +228,7 @@ pub fn failure_hint(code: &str) -> String {
         "INSTALL_FAILED_INSUFFICIENT_STORAGE" => "free some storage on the device".into(),
         "INSTALL_FAILED_OLDER_SDK" => "the device runs an Android older than minSdk 24 (7.0)".into(),
         "INSTALL_PARSE_FAILED_NO_CERTIFICATES" => {
-            "the APK is not signed (release builds are not): sign it with apksigner, or install the debug build".into()
+            "the APK is not signed: sign it with apksigner (`cargo xtask build` signs with the debug key)".into()
         }
         "INSTALL_FAILED_USER_RESTRICTED" => {
             "the device refused: accept the install prompt on it, or allow \"Install via USB\" in Developer options".into()
@@ -237,6 +238,25 @@ pub fn failure_hint(code: &str) -> String {
         }
         _ => "see adb's message above".into(),
     }
+}
+
+/// The APK `cargo xtask build --target android` made: `--release` picks the release one;
+/// otherwise the newer of the two that exist (the build's default is release, `--debug`
+/// makes the other), and the debug path when neither does (the error names it).
+pub fn default_apk(project: &Path, release: bool) -> (PathBuf, Profile) {
+    if release {
+        return (Profile::Release.apk_path(project), Profile::Release);
+    }
+    [Profile::Debug, Profile::Release]
+        .into_iter()
+        .filter_map(|p| {
+            let path = p.apk_path(project);
+            let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+            Some((mtime, path, p))
+        })
+        .max_by_key(|(t, _, _)| *t)
+        .map(|(_, path, p)| (path, p))
+        .unwrap_or_else(|| (Profile::Debug.apk_path(project), Profile::Debug))
 }
 
 /// Where adb comes from: `--adb` › the SDK's platform-tools › PATH.
@@ -296,15 +316,11 @@ pub fn run(sh: &Shell, args: InstallArgs) -> Result<()> {
     let root = sh.current_dir();
     let host =
         Host::from_process(std::env::current_dir().context("reading the current directory")?);
-    let profile = if args.release {
-        Profile::Release
-    } else {
-        Profile::Debug
+    let (apk, profile) = match &args.apk {
+        Some(a) if args.release => (a.clone(), Profile::Release),
+        Some(a) => (a.clone(), Profile::Debug),
+        None => default_apk(&root.join("android-app"), args.release),
     };
-    let apk = args
-        .apk
-        .clone()
-        .unwrap_or_else(|| profile.apk_path(&root.join("android-app")));
     let adb = find_adb(&args, &host)?;
     let adb_s = adb.display().to_string();
     let wanted = match (&args.device, host.var("ANDROID_SERIAL")) {
@@ -531,6 +547,30 @@ mod tests {
         );
         assert_eq!(failure_code("Success\n"), None);
         assert!(failure_hint("INSTALL_FAILED_UPDATE_INCOMPATIBLE").contains("adb uninstall"));
+    }
+
+    #[test]
+    fn default_apk_is_the_newer_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        let (path, prof) = default_apk(p, false);
+        assert_eq!((path, prof), (Profile::Debug.apk_path(p), Profile::Debug));
+        let rel = Profile::Release.apk_path(p);
+        std::fs::create_dir_all(rel.parent().unwrap()).unwrap();
+        std::fs::write(&rel, b"").unwrap();
+        assert_eq!(default_apk(p, false), (rel.clone(), Profile::Release));
+        let dbg = Profile::Debug.apk_path(p);
+        std::fs::create_dir_all(dbg.parent().unwrap()).unwrap();
+        std::fs::write(&dbg, b"").unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&dbg)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert_eq!(default_apk(p, false), (dbg, Profile::Debug));
+        assert_eq!(default_apk(p, true), (rel, Profile::Release));
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub const ACTIVITY: &str = "dev.mobilertc.app/.CallActivity";
 /// The library CallActivity loads (`System.loadLibrary("mobilertc_app")`).
 pub const APP_LIB: &str = "libmobilertc_app.so";
 
-/// Debug (signed with the debug keystore, installable at once) or release (unsigned: sign
-/// with your own key).
+/// Debug or release (optimised, not debuggable). Both are signed with the debug key so that
+/// `build` then `install` works either way; for Play, give the release build your own key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Profile {
     #[default]
@@ -54,11 +54,9 @@ impl Profile {
     /// Where AGP writes the APK, relative to the Gradle project.
     pub fn apk_path(self, project: &Path) -> PathBuf {
         let dir = project.join("app/build/outputs/apk").join(self.name());
-        match self {
-            Profile::Debug => dir.join("app-debug.apk"),
-            // No release signing config in the project: AGP names it -unsigned.
-            Profile::Release => dir.join("app-release-unsigned.apk"),
-        }
+        // Signed (the release signing config is the debug key when the xtask passes it);
+        // AGP would name an unsigned one app-release-unsigned.apk.
+        dir.join(format!("app-{}.apk", self.name()))
     }
 }
 
@@ -295,22 +293,21 @@ pub fn plan(inputs: &ApkInputs, sdk: &AndroidSdk, host: &Host) -> Result<Plan> {
         &env,
     )
     .arg(format!("-Pmobilertc.abis={abi_list}"));
-    if inputs.profile == Profile::Debug {
-        let ks = debug_keystore_path(host);
-        let create = if ks.is_file() {
-            None
-        } else {
-            let keytool = host
-                .var("JAVA_HOME")
-                .map(|j| Path::new(j).join("bin/keytool"))
-                .filter(|k| k.is_file())
-                .or_else(|| host.which("keytool"))
-                .ok_or_else(|| ApkError::NoKeytool(ks.display().to_string()))?;
-            Some(keytool_cmd(&keytool.display().to_string(), &ks, project))
-        };
-        gradle = gradle.arg(format!("-Pmobilertc.debugKeystore={}", ks.display()));
-        steps.push(Step::DebugKeystore { path: ks, create });
-    }
+    // Both profiles are signed with the debug key (see Profile).
+    let ks = debug_keystore_path(host);
+    let create = if ks.is_file() {
+        None
+    } else {
+        let keytool = host
+            .var("JAVA_HOME")
+            .map(|j| Path::new(j).join("bin/keytool"))
+            .filter(|k| k.is_file())
+            .or_else(|| host.which("keytool"))
+            .ok_or_else(|| ApkError::NoKeytool(ks.display().to_string()))?;
+        Some(keytool_cmd(&keytool.display().to_string(), &ks, project))
+    };
+    gradle = gradle.arg(format!("-Pmobilertc.debugKeystore={}", ks.display()));
+    steps.push(Step::DebugKeystore { path: ks, create });
     steps.push(Step::Gradle(gradle));
     let apk = inputs.profile.apk_path(project);
     steps.push(Step::Check {
@@ -404,7 +401,7 @@ pub fn execute(plan: &Plan, runner: &Runner<'_>, logs: &Path) -> Result<Built> {
     let report = report.context("the plan has no check step")?;
     let signed = match plan.profile {
         Profile::Debug => "signed with the debug key",
-        Profile::Release => "unsigned: sign it with apksigner and your release key",
+        Profile::Release => "signed with the debug key; for Play, sign with your own key",
     };
     eprintln!(
         "APK: {} ({}, {}, {})",
@@ -664,11 +661,16 @@ mod tests {
             &f.host,
         )
         .unwrap();
-        assert!(!release
+        assert!(release
             .steps
             .iter()
             .any(|s| matches!(s, Step::DebugKeystore { .. })));
-        assert!(release.apk.ends_with("release/app-release-unsigned.apk"));
+        let Some(Step::Gradle(g)) = release.steps.iter().find(|s| matches!(s, Step::Gradle(_)))
+        else {
+            panic!()
+        };
+        assert_eq!(g.args[1], ":app:assembleRelease");
+        assert!(release.apk.ends_with("release/app-release.apk"));
     }
 
     #[test]
@@ -840,6 +842,6 @@ mod tests {
             e.contains(":app:mergeReleaseNativeLibs") && e.contains("BUILD FAILED"),
             "{e}"
         );
-        assert!(e.contains("apk-3-gradle-assemble.log"), "{e}");
+        assert!(e.contains("apk-4-gradle-assemble.log"), "{e}");
     }
 }
