@@ -103,3 +103,67 @@ impl Session {
         self.call.as_ref().is_some_and(|c| !c.is_finished())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mobilertc_call::PairInfo;
+
+    fn pair(local: &str, remote: &str) -> PairInfo {
+        PairInfo {
+            local_type: local.into(),
+            remote_type: remote.into(),
+            local_address: "10.0.0.2:5000".into(),
+            remote_address: "203.0.113.9:6000".into(),
+            protocol: "udp".into(),
+            relay_protocol: None,
+        }
+    }
+
+    #[test]
+    fn events_name_the_connection_kind() {
+        assert_eq!(
+            event_kind(&CallEvent::Connected(Some(pair("relay", "srflx")))),
+            (
+                "connected",
+                "relayed (relay/srflx, 10.0.0.2:5000 -> 203.0.113.9:6000)".to_owned()
+            )
+        );
+        assert!(
+            event_kind(&CallEvent::Connected(Some(pair("srflx", "host"))))
+                .1
+                .starts_with("server-reflexive")
+        );
+        assert!(
+            event_kind(&CallEvent::Connected(Some(pair("host", "host"))))
+                .1
+                .starts_with("local")
+        );
+        assert_eq!(
+            event_kind(&CallEvent::Ended {
+                result: "failed".into(),
+                reason: "connect timeout".into()
+            }),
+            ("ended", "failed: connect timeout".to_owned())
+        );
+        assert_eq!(
+            event_kind(&CallEvent::Joined {
+                role: Role::Caller,
+                peer_id: "p2".into()
+            }),
+            ("joined", "as caller, peer p2".to_owned())
+        );
+        assert_eq!(event_kind(&CallEvent::Chat("hi".into())).0, "chat");
+    }
+
+    #[test]
+    fn app_config_trims_and_sends_tone_and_video() {
+        let c = app_config(" http://10.0.2.2:8080 ", " lobby ");
+        assert_eq!(
+            (c.server.as_str(), c.room.as_str()),
+            ("http://10.0.2.2:8080", "lobby")
+        );
+        assert!(c.video);
+        assert!(matches!(c.audio, AudioInput::Tone(f) if f == 440.0));
+    }
+}
