@@ -193,7 +193,7 @@ impl fmt::Display for Problem {
             ),
             Problem::Compressed { entry } => write!(
                 f,
-                "{entry}: compressed, but the manifest has extractNativeLibs=false\n    \
+                "{entry}: compressed, but native libraries must be stored (extractNativeLibs=false)\n    \
                  hint: keep `packaging.jniLibs.useLegacyPackaging = false` in app/build.gradle.kts"
             ),
             Problem::WrongMachine { entry, abi, found } => write!(
