@@ -44,6 +44,14 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
         "valgrind",
         "the leak check of the lifecycle test (--leak-check)",
     ),
+    (
+        "default-jdk-headless",
+        "javac, libjvm and keytool: the Android JNI library's test in a real JVM, the APK step's debug keystore",
+    ),
+    (
+        "zipalign",
+        "Debian's zipalign -p: a 4 KiB APK layout the 16 KB check must reject",
+    ),
 ];
 
 /// The leak checker and what it counts as a failure: memory nothing points at any more.

@@ -184,7 +184,7 @@ impl fmt::Display for Step {
                 }
                 writeln!(
                     f,
-                    "    ./gradlew assemble{} (debug: signed with ~/.android/debug.keystore)",
+                    "    ./gradlew assemble{} (signed with ~/.android/debug.keystore, created with keytool when missing)",
                     if inputs.profile == apk::Profile::Debug { "Debug" } else { "Release" }
                 )?;
                 writeln!(
