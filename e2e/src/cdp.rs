@@ -112,7 +112,11 @@ impl Inner {
                     .as_array()
                     .map(|a| a.iter().map(remote_object_text).collect())
                     .unwrap_or_default();
-                format!("console.{}: {}", p["type"].as_str().unwrap_or("log"), args.join(" "))
+                format!(
+                    "console.{}: {}",
+                    p["type"].as_str().unwrap_or("log"),
+                    args.join(" ")
+                )
             }
             "Runtime.exceptionThrown" => {
                 let d = &p["exceptionDetails"];

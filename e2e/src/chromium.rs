@@ -14,7 +14,12 @@ use crate::cdp::{Connection, Page};
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the tests look for a browser, after `MOBILERTC_CHROMIUM`.
-const CANDIDATES: &[&str] = &["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
+const CANDIDATES: &[&str] = &[
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChromiumError {

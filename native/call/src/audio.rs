@@ -158,23 +158,7 @@ impl Drop for AudioPusher {
     }
 }
 
-/// Fraction (0..=1) of the signal's energy at `freq`, by the Goertzel algorithm.
-pub fn tone_ratio(samples: &[f64], sample_rate: u32, freq: f64) -> f64 {
-    let n = samples.len();
-    let energy: f64 = samples.iter().map(|s| s * s).sum();
-    if n == 0 || energy == 0.0 {
-        return 0.0;
-    }
-    let coeff = 2.0 * (2.0 * PI * freq / f64::from(sample_rate)).cos();
-    let (mut s1, mut s2) = (0.0, 0.0);
-    for &x in samples {
-        let s0 = x + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    (2.0 * power / (n as f64 * energy)).min(1.0)
-}
+pub use mobilertc::analysis::tone_ratio;
 
 /// A tone counts as detected when this share of the energy sits at its frequency.
 pub const TONE_THRESHOLD: f64 = 0.5;

@@ -48,6 +48,7 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
 mod data_channel;
 mod error;
 mod factory;

@@ -462,11 +462,7 @@ pub fn plan(
             abi_libs,
             libcxx_shared: vec![],
             webrtc_java,
-            profile: if args.debug {
-                apk::Profile::Debug
-            } else {
-                apk::Profile::Release
-            },
+            profile,
         }));
     }
     Ok(steps)

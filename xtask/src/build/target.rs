@@ -4,21 +4,8 @@ use std::fmt;
 
 use crate::config::{AndroidAbi, LinuxCpu};
 
-/// Debug or release, for gn (`is_debug`), cargo (`--release`) and Gradle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Profile {
-    Debug,
-    Release,
-}
-
-impl Profile {
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Debug => "debug",
-            Profile::Release => "release",
-        }
-    }
-}
+/// Debug or release: gn's `is_debug`, cargo's profile and the Gradle variant alike.
+pub use crate::apk::Profile;
 
 /// One thing gn builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
