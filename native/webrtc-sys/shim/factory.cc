@@ -152,7 +152,14 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
 
     f->pcf = webrtc::CreatePeerConnectionFactory(
         f->network.get(), f->worker.get(), f->signaling.get(), f->adm,
-        webrtc::CreateBuiltinAudioEncoderFactory(), webrtc::CreateBuiltinAudioDecoderFactory(),
+        // The codec list spelled out, Opus first (so it is what calls negotiate): the
+        // "builtin" factories include Opus only when libwebrtc was built with
+        // WEBRTC_USE_BUILTIN_OPUS, and Debian's tg_owt was not — its calls fell back to
+        // ISAC, and to G722 with browsers. The Opus codec itself is in every build.
+        webrtc::CreateAudioEncoderFactory<webrtc::AudioEncoderOpus, webrtc::AudioEncoderG722,
+                                          webrtc::AudioEncoderG711>(),
+        webrtc::CreateAudioDecoderFactory<webrtc::AudioDecoderOpus, webrtc::AudioDecoderG722,
+                                          webrtc::AudioDecoderG711>(),
         webrtc::CreateBuiltinVideoEncoderFactory(), webrtc::CreateBuiltinVideoDecoderFactory(),
         nullptr /* default mixer */, nullptr /* default audio processing */);
     // WebRTC initialises libsrtp when its count of SRTP sessions goes 0 -> 1 and shuts it
