@@ -269,7 +269,8 @@ impl Drop for Call {
 struct Media {
     pc: Arc<PeerConnection>,
     _audio: mobilertc::AudioTrack,
-    _video: Option<(Arc<VideoSource>, VideoTrack, VideoPusher)>,
+    /// Our video: held for the call's length; its pusher counts the frames sent.
+    video: Option<(Arc<VideoSource>, VideoTrack, VideoPusher)>,
     remote_tracks: Vec<RemoteTrack>,
     video_in: Option<VideoCounter>,
 }
@@ -380,7 +381,9 @@ impl Runner {
         });
         let sig_tx = self.tx.clone();
         let (poll_tx, poll_rx) = channel::<Incoming>();
-        let forward = std::thread::spawn(move || {
+        // Forwards signaling into the call's channel; ends when the poll thread drops its
+        // sender (after the leave below), so it is not joined.
+        std::thread::spawn(move || {
             for m in poll_rx {
                 if sig_tx.send(Ev::Sig(m)).is_err() {
                     break;
@@ -488,7 +491,7 @@ impl Runner {
                 self.summary.video.received_width = w;
                 self.summary.video.received_height = h;
             }
-            if let Some((_, _, p)) = &media._video {
+            if let Some((_, _, p)) = &media.video {
                 self.summary.video.frames_sent = p.frames();
             }
             drop(flow.dc.take());
@@ -500,7 +503,6 @@ impl Runner {
         drop(pusher);
         factory.stop_playout();
         let record_result = recorder.join();
-        let _ = forward; // ends when the poll thread drops its sender
         let mut receiver = receiver.lock().unwrap_or_else(|p| p.into_inner());
         self.summary.audio.received = receiver.analyse(self.config.expect_tone);
         if let Some(first) = receiver.first_audible {
@@ -557,7 +559,7 @@ impl Runner {
         flow.media = Some(Media {
             pc: Arc::new(pc),
             _audio: audio,
-            _video: video,
+            video,
             remote_tracks: vec![],
             video_in: None,
         });
