@@ -231,18 +231,7 @@ async fn a_poll_whose_client_left_no_longer_keeps_the_peer_alive() {
     let b = s.join("r", None).await;
     // a waits all along (so it never expires) and hears of b's expiry.
     assert_eq!(s.poll(&a, 0, 0).await.seqs(), vec![1]);
-    let a_waits = {
-        let (c, url, token) = (s.client.clone(), s.messages_url(&a), a.token.clone());
-        tokio::spawn(async move {
-            let r = c
-                .get(format!("{url}?after=1&timeout_ms=10000"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            common::reply(r).await
-        })
-    };
+    let a_waits = s.spawn_poll(&a, "after=1&timeout_ms=10000");
     // b waits in a poll on a raw connection, then its client disappears.
     let mut c = TcpStream::connect(s.addr).await.unwrap();
     let req = format!(

@@ -64,12 +64,7 @@ async fn leave_ends_the_waiting_poll_and_tells_the_others() {
     .await;
     let a = s.join("r", None).await;
     let b = s.join("r", None).await;
-    let waiting = {
-        let (c, url, token) = (s.client.clone(), s.messages_url(&b), b.token.clone());
-        tokio::spawn(async move {
-            common::reply(c.get(url).bearer_auth(token).send().await.unwrap()).await
-        })
-    };
+    let waiting = s.spawn_poll(&b, "");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let r = s.leave(&b).await;
     assert_eq!(
@@ -139,12 +134,7 @@ async fn shutdown_answers_waiting_polls_503_and_returns() {
     })
     .await;
     let a = s.join("r", None).await;
-    let waiting = {
-        let (c, url, token) = (s.client.clone(), s.messages_url(&a), a.token.clone());
-        tokio::spawn(async move {
-            common::reply(c.get(url).bearer_auth(token).send().await.unwrap()).await
-        })
-    };
+    let waiting = s.spawn_poll(&a, "");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let addr = s.addr;
     tokio::time::timeout(Duration::from_secs(10), s.stop())

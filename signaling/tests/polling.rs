@@ -49,18 +49,7 @@ async fn send_wakes_a_waiting_poll() {
     let a = s.join("r", None).await;
     let b = s.join("r", None).await;
     assert_eq!(s.poll(&a, 0, 0).await.seqs(), vec![1]);
-    let waiting = {
-        let (c, url, token) = (s.client.clone(), s.messages_url(&a), a.token.clone());
-        tokio::spawn(async move {
-            let r = c
-                .get(format!("{url}?after=1"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            common::reply(r).await
-        })
-    };
+    let waiting = s.spawn_poll(&a, "after=1");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         !waiting.is_finished(),
@@ -206,18 +195,7 @@ async fn a_newer_poll_ends_the_older_one() {
     .await;
     let a = s.join("r", None).await;
     let b = s.join("r", None).await;
-    let spawn_poll = |after: u64| {
-        let (c, url, token) = (s.client.clone(), s.messages_url(&a), a.token.clone());
-        tokio::spawn(async move {
-            let r = c
-                .get(format!("{url}?after={after}"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            common::reply(r).await
-        })
-    };
+    let spawn_poll = |after: u64| s.spawn_poll(&a, &format!("after={after}"));
     let old = spawn_poll(0);
     // The old poll answers at once (join of b is queued); ack it and wait with a new one.
     assert_eq!(old.await.unwrap().seqs(), vec![1]);

@@ -144,6 +144,19 @@ impl TestServer {
         reply(r).await
     }
 
+    /// A poll left waiting in the background; `query` is the raw query string (`""` for
+    /// the server's defaults, `"after=1"`, …).
+    pub fn spawn_poll(&self, p: &Peer, query: &str) -> tokio::task::JoinHandle<Reply> {
+        let url = match query {
+            "" => self.messages_url(p),
+            q => format!("{}?{q}", self.messages_url(p)),
+        };
+        let (client, token) = (self.client.clone(), p.token.clone());
+        tokio::spawn(async move {
+            reply(client.get(url).bearer_auth(token).send().await.unwrap()).await
+        })
+    }
+
     pub async fn send(&self, p: &Peer, body: Value) -> Reply {
         self.send_raw(p, &p.token, "application/json", body.to_string())
             .await
