@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+pub mod extract;
 pub mod install;
 pub mod prebuilt;
 pub mod system;
