@@ -241,6 +241,13 @@ fn dry_run_prints_the_whole_android_plan_from_gn_to_the_apk() {
         )));
     }
     assert!(plan.contains("arm_version = 7"));
+    // Pinned to the app's minSdk (the --api default), whatever Chromium's default is.
+    assert_eq!(plan.matches("android_ndk_api_level = 24\n").count(), 4);
+    assert_eq!(plan.matches("default_min_sdk_version = 24\n").count(), 4);
+    // No custom libc++, so no custom libunwind (--unwindlib=none would leave none).
+    assert_eq!(plan.matches("use_custom_libunwind = false\n").count(), 4);
+    // `webrtc` already builds sdk/android (native API, JNI, libwebrtc.jar).
+    assert!(!plan.contains("sdk/android:libwebrtc"), "{plan}");
     assert!(plan.contains("max-page-size=16384"));
     assert!(plan.contains("./gradlew assembleRelease"));
     assert!(plan.contains("16 KB on 64-bit ABIs"));

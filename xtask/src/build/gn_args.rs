@@ -18,6 +18,9 @@ pub struct GnExtras {
     /// `--remote-exec`: upstream's remote execution (`use_remoteexec=true`); the backend
     /// settings (`rbe_instance`, …) come through `--gn-arg` or the environment reclient reads.
     pub remote_exec: bool,
+    /// `--api`: the Android API level the app supports (its `minSdk`); `None` means
+    /// [`super::DEFAULT_ANDROID_API`]. Pins the API level libwebrtc is compiled for.
+    pub android_api: Option<u32>,
 }
 
 /// Parses `--gn-arg key=value` (value in gn syntax: `true`, `3`, `"text"`).
@@ -60,6 +63,19 @@ pub fn gn_args(
     args.insert("is_debug".into(), debug.to_string());
     if matches!(target, Target::Android(_)) {
         args.insert("is_java_debug".into(), debug.to_string());
+        // The C++ library choice as it will end up (a --gn-arg one included).
+        let custom_libcxx = extras
+            .args
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "use_custom_libcxx")
+            .map(|(_, v)| v.clone())
+            .or_else(|| args.get("use_custom_libcxx").cloned());
+        android_pins(
+            &mut args,
+            extras.android_api.unwrap_or(super::DEFAULT_ANDROID_API),
+            custom_libcxx.as_deref() == Some("true"),
+        );
     }
     if debug {
         // Debug builds are for stepping through libwebrtc: keep line tables at least.
@@ -75,6 +91,29 @@ pub fn gn_args(
         args.insert(k.clone(), v.clone());
     }
     args
+}
+
+/// Android settings that must follow the app, not Chromium's defaults (which move).
+///
+/// - The API level: Chromium's `default_min_sdk_version` (build/config/android/config.gni)
+///   has risen over time (29 at M150), and `android_ndk_api_level` follows it, so an
+///   unpinned libwebrtc is compiled for a newer Android than the app's `minSdk` and can
+///   call libc functions older devices lack (a crash at `loadLibrary`, not a build error).
+///   Both are pinned to the Rust side's `--api`, which is the app's `minSdk`.
+/// - `use_custom_libunwind`: on by default on Android (build/config/unwind.gni), where it
+///   adds `--unwindlib=none` to every link and expects the in-tree libunwind that comes
+///   with the custom libc++. With `use_custom_libcxx=false` nothing provides the unwinder,
+///   and libwebrtc's own shared library (`libjingle_peerconnection_so`) fails to link on
+///   `_Unwind_*`; off, the NDK's unwinder is linked as for any NDK library.
+///
+/// A value set in webrtc.toml wins for the unwinder; `--gn-arg` wins for everything.
+fn android_pins(args: &mut BTreeMap<String, String>, api: u32, custom_libcxx: bool) {
+    args.insert("android_ndk_api_level".into(), api.to_string());
+    args.insert("default_min_sdk_version".into(), api.to_string());
+    if !custom_libcxx {
+        args.entry("use_custom_libunwind".into())
+            .or_insert_with(|| "false".into());
+    }
 }
 
 /// `args.gn` text: one `key = value` per line, sorted (stable, so an unchanged config
@@ -128,6 +167,7 @@ mod tests {
             ],
             cc_wrapper: Some("sccache".into()),
             remote_exec: true,
+            android_api: None,
         };
         let args = gn_args(
             &config.gn,
@@ -140,8 +180,63 @@ mod tests {
         assert_eq!(args["cc_wrapper"], "\"sccache\"");
         assert_eq!(args["use_remoteexec"], "true");
         assert_eq!(args["use_custom_libcxx"], "false");
+        assert!(!args.contains_key("android_ndk_api_level"));
         for bad in ["novalue", "=1", "a b=1", "k="] {
             assert!(parse_gn_arg(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn android_pins_the_api_level_to_the_apps_min_sdk_and_the_unwinder_to_the_ndks() {
+        let config = test_config(ConfigArgs::default());
+        let arm64 = Target::Android(AndroidAbi::Arm64V8a);
+        let with_api = |api| GnExtras {
+            android_api: api,
+            ..GnExtras::default()
+        };
+        let args = gn_args(&config.gn, arm64, Profile::Release, &with_api(None));
+        // The default is the app's minSdk (android-app/app/build.gradle.kts; a test in
+        // build/mod.rs keeps the two equal).
+        assert_eq!(args["android_ndk_api_level"], "24");
+        assert_eq!(args["default_min_sdk_version"], "24");
+        assert_eq!(args["use_custom_libunwind"], "false");
+        let args = gn_args(&config.gn, arm64, Profile::Release, &with_api(Some(28)));
+        assert_eq!(args["android_ndk_api_level"], "28");
+        assert_eq!(args["default_min_sdk_version"], "28");
+        // Chromium's own libc++ brings its own libunwind: then the default stays.
+        let custom = GnExtras {
+            args: vec![parse_gn_arg("use_custom_libcxx=true").unwrap()],
+            ..GnExtras::default()
+        };
+        let args = gn_args(&config.gn, arm64, Profile::Release, &custom);
+        assert!(!args.contains_key("use_custom_libunwind"), "{args:?}");
+        let mut gn = config.gn.clone();
+        gn.common.insert(
+            "use_custom_libcxx".into(),
+            crate::config::GnValue::Bool(true),
+        );
+        let args = gn_args(&gn, arm64, Profile::Release, &GnExtras::default());
+        assert!(!args.contains_key("use_custom_libunwind"), "{args:?}");
+        // --gn-arg still wins over the pins.
+        let forced = GnExtras {
+            args: vec![parse_gn_arg("android_ndk_api_level=26").unwrap()],
+            ..GnExtras::default()
+        };
+        let args = gn_args(&config.gn, arm64, Profile::Release, &forced);
+        assert_eq!(args["android_ndk_api_level"], "26");
+        // Linux has none of them.
+        let linux = gn_args(
+            &config.gn,
+            Target::Linux(LinuxCpu::X64),
+            Profile::Release,
+            &with_api(Some(28)),
+        );
+        for k in [
+            "android_ndk_api_level",
+            "default_min_sdk_version",
+            "use_custom_libunwind",
+        ] {
+            assert!(!linux.contains_key(k), "{k}");
         }
     }
 }

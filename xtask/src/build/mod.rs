@@ -5,6 +5,7 @@
 //! Android cdylib per ABI with the NDK env, or the Linux `call` binary) → on Android the
 //! APK step (`crate::apk`). A typed plan first; `--dry-run` prints it.
 
+pub mod android;
 pub mod export;
 pub mod gn_args;
 pub mod ndk;
@@ -272,6 +273,7 @@ pub fn plan(
             .collect::<Result<_>>()?,
         cc_wrapper: args.cc_wrapper.clone(),
         remote_exec: args.remote_exec,
+        android_api: Some(args.api),
     };
     let targets = targets(cfg, args)?;
     let src = cfg.src_dir();
@@ -303,6 +305,14 @@ pub fn plan(
             eprintln!("warning: {w}");
         }
     }
+    if android {
+        if let Err(e) = android::check_webrtc_has_sdk(&src) {
+            if !args.dry_run {
+                return Err(e);
+            }
+            eprintln!("warning: {e:#}");
+        }
+    }
 
     let mut steps = Vec::new();
     let mut abi_libs = Vec::new();
@@ -318,10 +328,11 @@ pub fn plan(
             args_gn: gn_args::render(&args_map),
             cmd: ninja::gn_gen("gn", &src, &out_dir, &env),
         });
-        let mut ninja_targets = vec!["webrtc"];
+        // One target: on Android `webrtc` depends on `sdk/android` (the native API, the JNI
+        // code, libwebrtc.jar and libjingle_peerconnection_so), see `android::check_webrtc_has_sdk`.
+        let ninja_targets = ["webrtc"];
         if let Target::Android(_) = t {
             // The Java half libwebrtc's Android audio/video code calls back into.
-            ninja_targets.push("sdk/android:libwebrtc");
             webrtc_java = Some(out_dir.join("lib.java/sdk/android/libwebrtc.jar"));
         }
         steps.push(Step::Ninja {

@@ -36,24 +36,29 @@ const NDK_VARS: [&str; 4] = [
     "NDK_HOME",
 ];
 
-/// Finds the NDK: `--ndk` › ANDROID_NDK_HOME › ANDROID_NDK_ROOT › ANDROID_NDK_PATH › NDK_HOME
-/// › the checkout's own NDK (`src/third_party/android_toolchain/ndk`, the one libwebrtc is
-/// built with) › `$ANDROID_HOME/ndk/<newest>` › `$ANDROID_SDK_ROOT/ndk/<newest>` ›
+/// Finds the NDK. With a WebRTC checkout that has its own NDK
+/// (`src/third_party/android_toolchain/ndk`, the one libwebrtc is compiled with), that one
+/// is used, and an NDK named by `--ndk` or a variable is refused unless it is the same
+/// revision: the shim and the Rust side must see the same libc++ headers and runtime as
+/// libwebrtc. Otherwise: `--ndk` › ANDROID_NDK_HOME › ANDROID_NDK_ROOT › ANDROID_NDK_PATH ›
+/// NDK_HOME › `$ANDROID_HOME/ndk/<newest>` › `$ANDROID_SDK_ROOT/ndk/<newest>` ›
 /// `~/Android/Sdk/ndk/<newest>`.
 pub fn discover(host: &Host, flag: Option<&Path>, checkout_src: &Path) -> Result<Ndk> {
-    let mut candidates: Vec<(String, PathBuf)> = Vec::new();
+    // Named explicitly by the user, in the order they win.
+    let mut named: Vec<(String, PathBuf)> = Vec::new();
     if let Some(p) = flag {
-        candidates.push(("--ndk".into(), p.to_owned()));
+        named.push(("--ndk".into(), p.to_owned()));
     }
     for var in NDK_VARS {
         if let Some(v) = host.var(var) {
-            candidates.push((var.into(), PathBuf::from(v)));
+            named.push((var.into(), PathBuf::from(v)));
         }
     }
     let own = checkout_src.join("third_party/android_toolchain/ndk");
     if own.join("source.properties").is_file() {
-        candidates.push(("the WebRTC checkout".into(), own));
+        return checkout_ndk(own, &named);
     }
+    let mut candidates = named;
     for var in ["ANDROID_HOME", "ANDROID_SDK_ROOT"] {
         if let Some(sdk) = host.var(var) {
             if let Some(ndk) = newest_ndk(&Path::new(sdk).join("ndk")) {
@@ -77,6 +82,47 @@ pub fn discover(host: &Host, flag: Option<&Path>, checkout_src: &Path) -> Result
         .filter(|(_, p)| p != &root)
         .map(|(name, p)| format!("{name} points at {} but {from} wins", p.display()))
         .collect();
+    read_ndk(root, from, warnings)
+}
+
+/// The checkout's NDK, after checking that every NDK the user named is the same revision.
+fn checkout_ndk(own: PathBuf, named: &[(String, PathBuf)]) -> Result<Ndk> {
+    let mut ndk = read_ndk(own, "the WebRTC checkout".into(), vec![])?;
+    for (name, path) in named {
+        if path == &ndk.root {
+            continue;
+        }
+        let theirs = revision_at(path).unwrap_or_else(|| "no NDK".into());
+        if theirs != ndk.revision {
+            bail!(
+                "{name} points at {} ({theirs}), but libwebrtc is compiled with the WebRTC \
+                 checkout's NDK {} ({}): the shim and the Rust side must use the same libc++ \
+                 headers and runtime as libwebrtc, or the link fails or the app crashes at run \
+                 time. Unset {name} (the checkout's NDK is used by default) or point it at {}",
+                path.display(),
+                ndk.revision,
+                ndk.root.display(),
+                ndk.root.display()
+            );
+        }
+        ndk.warnings.push(format!(
+            "{name} points at {} (the same revision {theirs}); the checkout's NDK is used",
+            path.display()
+        ));
+    }
+    Ok(ndk)
+}
+
+/// `Pkg.Revision` of the NDK at `root`, if it is one.
+fn revision_at(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("source.properties")).ok()?;
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == "Pkg.Revision")
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+fn read_ndk(root: PathBuf, from: String, warnings: Vec<String>) -> Result<Ndk> {
     let props = root.join("source.properties");
     let text = std::fs::read_to_string(&props).with_context(|| {
         format!(
@@ -301,6 +347,50 @@ pub mod tests {
         );
         let ndk = discover(&host, None, &src).unwrap();
         assert_eq!((ndk.root, ndk.from.as_str()), (own, "the WebRTC checkout"));
+    }
+
+    #[test]
+    fn the_checkouts_ndk_is_used_and_a_different_named_one_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        let own = fake_ndk(
+            &src.join("third_party/android_toolchain/ndk"),
+            "28.0.13004108",
+        );
+        let other = fake_ndk(&t.path().join("other"), "27.1.12297006");
+        let same = fake_ndk(&t.path().join("same"), "28.0.13004108");
+        // Without any setting: the checkout's.
+        let ndk = discover(&test_host(&[]), None, &src).unwrap();
+        assert_eq!(
+            (ndk.root, ndk.from.as_str()),
+            (own.clone(), "the WebRTC checkout")
+        );
+        // ANDROID_NDK_HOME at another revision used to win; now it is refused.
+        let host = test_host(&[("ANDROID_NDK_HOME", other.to_str().unwrap())]);
+        let err = discover(&host, None, &src).unwrap_err().to_string();
+        assert!(
+            err.starts_with("ANDROID_NDK_HOME points at")
+                && err.contains("27.1.12297006")
+                && err.contains("28.0.13004108")
+                && err.contains("same libc++"),
+            "{err}"
+        );
+        let err = discover(&test_host(&[]), Some(&other), &src)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--ndk points at"), "{err}");
+        // The same revision elsewhere is fine: the checkout's is used, and we say so.
+        let host = test_host(&[("ANDROID_NDK_HOME", same.to_str().unwrap())]);
+        let ndk = discover(&host, None, &src).unwrap();
+        assert_eq!(ndk.root, own);
+        assert!(
+            ndk.warnings[0].contains("the same revision"),
+            "{:?}",
+            ndk.warnings
+        );
+        // Naming the checkout's own NDK is no disagreement at all.
+        let host = test_host(&[("ANDROID_NDK_HOME", own.to_str().unwrap())]);
+        assert!(discover(&host, None, &src).unwrap().warnings.is_empty());
     }
 
     #[test]
