@@ -21,6 +21,20 @@ pub struct Config {
     pub rate_per_sec: u32,
     /// Token bucket size: how many sends may come in a burst.
     pub rate_burst: u32,
+    /// Peers on the whole server (503 `server_full` beyond).
+    pub max_peers: usize,
+    /// Rooms on the whole server (503 `server_full` for a join that would create one more).
+    pub max_rooms: usize,
+    /// Bytes of unacknowledged messages in all queues together, each message counted once
+    /// per recipient (503 `server_full` for a send beyond).
+    pub max_queued_bytes: usize,
+    /// Joins per second from one client address (IPv4, or IPv6 /64), refilled continuously;
+    /// 0 disables the limit.
+    pub join_rate_per_sec: u32,
+    /// Joins one client address may make in a burst.
+    pub join_burst: u32,
+    /// Open connections; one more is answered 503 `server_full` and closed.
+    pub max_connections: usize,
     /// One line per join/leave/expiry on stderr.
     pub log: bool,
 }
@@ -35,6 +49,12 @@ impl Default for Config {
             max_queue: 256,
             rate_per_sec: 50,
             rate_burst: 200,
+            max_peers: 10_000,
+            max_rooms: 5_000,
+            max_queued_bytes: 64 << 20,
+            join_rate_per_sec: 5,
+            join_burst: 30,
+            max_connections: 16_384,
             log: true,
         }
     }
@@ -69,6 +89,18 @@ impl Config {
         if self.rate_per_sec > 0 {
             check("rate_burst", 1, self.rate_burst as u64)?;
         }
+        check("max_peers", 1, self.max_peers as u64)?;
+        check("max_rooms", 1, self.max_rooms as u64)?;
+        // One largest message must fit.
+        check(
+            "max_queued_bytes",
+            self.max_body_bytes as u64 + 1024,
+            self.max_queued_bytes as u64,
+        )?;
+        if self.join_rate_per_sec > 0 {
+            check("join_burst", 1, self.join_burst as u64)?;
+        }
+        check("max_connections", 2, self.max_connections as u64)?;
         Ok(())
     }
 }

@@ -30,6 +30,8 @@ pub(crate) struct Req {
     pub authorization: Option<String>,
     pub content_type: Option<String>,
     pub body: Bytes,
+    /// The address the connection comes from (join-rate buckets).
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// A response.
@@ -54,14 +56,11 @@ impl Reply {
 
     pub fn error(e: &ApiError) -> Reply {
         let mut r = Reply::json(e.status(), e.body());
-        match e {
-            ApiError::RateLimited {
-                retry_after_secs, ..
-            } => r.extra = Some(("Retry-After", retry_after_secs.to_string())),
-            ApiError::MethodNotAllowed { allow, .. } => {
-                r.extra = Some(("Allow", allow.to_string()))
-            }
-            _ => {}
+        if let Some(secs) = e.retry_after_secs() {
+            r.extra = Some(("Retry-After", secs.to_string()));
+        }
+        if let ApiError::MethodNotAllowed { allow, .. } = e {
+            r.extra = Some(("Allow", allow.to_string()));
         }
         r
     }
@@ -142,14 +141,17 @@ pub(crate) struct Conn {
     stream: TcpStream,
     /// Bytes read and not consumed yet; empty (and unallocated) between requests.
     buf: Vec<u8>,
+    client: Option<std::net::IpAddr>,
 }
 
 impl Conn {
     pub fn new(stream: TcpStream) -> Conn {
         let _ = stream.set_nodelay(true);
+        let client = stream.peer_addr().ok().map(|a| a.ip());
         Conn {
             stream,
             buf: Vec::new(),
+            client,
         }
     }
 
@@ -246,6 +248,7 @@ impl Conn {
                 authorization: None,
                 content_type: None,
                 body: Bytes::new(),
+                client: self.client,
             },
             content_length: None,
             chunked: false,
@@ -435,6 +438,12 @@ impl Conn {
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&reply.body);
         self.write_all(&out).await
+    }
+
+    /// Answers `reply` without reading a request, and closes (over `max_connections`).
+    pub async fn refuse(mut self, reply: &Reply) {
+        let _ = self.send(reply, After::Close).await;
+        let _ = self.stream.shutdown().await;
     }
 
     /// Serves requests until the client closes, an error closes the connection, or the

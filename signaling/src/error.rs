@@ -43,6 +43,19 @@ pub enum ApiError {
         burst: u32,
         retry_after_secs: u64,
     },
+    #[error(
+        "more than {rate} joins per second from this address (burst {burst}); retry after {retry_after_secs} s"
+    )]
+    JoinRateLimited {
+        rate: u32,
+        burst: u32,
+        retry_after_secs: u64,
+    },
+    #[error("the server is at its limit of {what}; retry after {retry_after_secs} s")]
+    ServerFull {
+        what: &'static str,
+        retry_after_secs: u64,
+    },
     #[error("the server is stopping")]
     ShuttingDown,
 }
@@ -61,8 +74,8 @@ impl ApiError {
             Gone { .. } => 410,
             BodyTooLarge { .. } => 413,
             UnsupportedMediaType(_) => 415,
-            QueueFull { .. } | RateLimited { .. } => 429,
-            ShuttingDown => 503,
+            QueueFull { .. } | RateLimited { .. } | JoinRateLimited { .. } => 429,
+            ServerFull { .. } | ShuttingDown => 503,
         }
     }
 
@@ -85,7 +98,26 @@ impl ApiError {
             UnsupportedMediaType(_) => "unsupported_media_type",
             QueueFull { .. } => "queue_full",
             RateLimited { .. } => "rate_limited",
+            JoinRateLimited { .. } => "join_rate_limited",
+            ServerFull { .. } => "server_full",
             ShuttingDown => "shutting_down",
+        }
+    }
+
+    /// Seconds for `Retry-After`, on the errors that have one.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        use ApiError::*;
+        match self {
+            RateLimited {
+                retry_after_secs, ..
+            }
+            | JoinRateLimited {
+                retry_after_secs, ..
+            }
+            | ServerFull {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 

@@ -96,6 +96,10 @@ async fn route(hub: &Arc<Hub>, req: &Req) -> Result<Reply, ApiError> {
                 return Err(method_not_allowed(method, "POST"));
             }
             check_name("room", room)?;
+            if let Some(ip) = req.client {
+                hub.limits
+                    .take_join(&hub.config, ip, std::time::Instant::now())?;
+            }
             let name = parse_join(json_body(req)?)?;
             let j = hub.join(room, name)?;
             let c = &hub.config;
@@ -227,7 +231,9 @@ impl Server {
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    hub.expire(std::time::Instant::now());
+                    let now = std::time::Instant::now();
+                    hub.expire(now);
+                    hub.limits.forget_full_buckets(&hub.config, now);
                 }
             })
         };
@@ -246,9 +252,20 @@ impl Server {
                 },
                 _ = &mut shutdown => break,
             };
-            connections.open.fetch_add(1, Ordering::SeqCst);
+            let open = connections.open.fetch_add(1, Ordering::SeqCst);
             let guard = ConnGuard(connections.clone());
             let hub = hub.clone();
+            if open >= hub.config.max_connections {
+                tokio::spawn(async move {
+                    let _guard = guard;
+                    let full = ApiError::ServerFull {
+                        what: "connections",
+                        retry_after_secs: 1,
+                    };
+                    Conn::new(stream).refuse(&Reply::error(&full)).await;
+                });
+                continue;
+            }
             tokio::spawn(async move {
                 let _guard = guard;
                 let max_body = hub.config.max_body_bytes;

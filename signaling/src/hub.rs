@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::limits::{cost, full_retry, Bucket, Limits};
 use crate::protocol::{message_tail, messages_body, DeliveredBody, Outgoing, PollQuery};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -19,6 +20,7 @@ pub(crate) struct Hub {
     next_peer: AtomicU64,
     shutting_down: AtomicBool,
     shutdown: Notify,
+    pub limits: Limits,
 }
 
 struct Room {
@@ -48,12 +50,6 @@ struct Peer {
     waiting: u32,
     last_seen: Instant,
     bucket: Bucket,
-}
-
-/// Token bucket of the send rate.
-struct Bucket {
-    tokens: f64,
-    at: Instant,
 }
 
 /// What a successful join returns.
@@ -128,20 +124,23 @@ impl RoomInner {
         Ok(i)
     }
 
-    /// Queues a server notification to every peer but `from` (exempt from `max_queue`).
-    fn notify_others(&mut self, from: &str, kind: &str, data: &str) {
+    /// Queues a server notification to every peer but `from` (exempt from `max_queue` and
+    /// `max_queued_bytes`, but counted).
+    fn notify_others(&mut self, limits: &Limits, from: &str, kind: &str, data: &str) {
         let tail = message_tail(from, None, kind, data);
         for p in self.peers.iter_mut().filter(|p| &*p.id != from) {
-            p.push(tail.clone());
+            p.push(limits, tail.clone());
         }
     }
 
     /// Removes peer `i`: its poll answers 410, the others get `leave`.
-    fn remove(&mut self, i: usize, reason: Reason) -> Peer {
+    fn remove(&mut self, limits: &Limits, i: usize, reason: Reason) -> Peer {
         let peer = self.peers.remove(i);
         peer.wake.notify_waiters();
+        limits.dequeued(peer.queue.iter().map(|(_, t)| cost(t.len())).sum());
+        limits.remove_peer();
         let data = format!("{{\"reason\":\"{}\"}}", reason.as_str());
-        self.notify_others(&peer.id, "leave", &data);
+        self.notify_others(limits, &peer.id, "leave", &data);
         if self.peers.is_empty() {
             self.closed = true;
         }
@@ -150,7 +149,8 @@ impl RoomInner {
 }
 
 impl Peer {
-    fn push(&mut self, tail: Bytes) {
+    fn push(&mut self, limits: &Limits, tail: Bytes) {
+        limits.queued(cost(tail.len()));
         self.queue.push_back((self.next_seq, tail));
         self.next_seq += 1;
         self.wake.notify_waiters();
@@ -175,6 +175,7 @@ impl Hub {
             next_peer: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
+            limits: Limits::new(),
         }
     }
 
@@ -224,12 +225,28 @@ impl Hub {
     }
 
     pub fn join(&self, room_name: &str, name: Option<String>) -> Result<Joined, ApiError> {
+        self.limits.add_peer(&self.config)?;
+        let joined = self.join_reserved(room_name, name);
+        if joined.is_err() {
+            self.limits.remove_peer();
+        }
+        joined
+    }
+
+    /// Joins once a place in `max_peers` is reserved.
+    fn join_reserved(&self, room_name: &str, name: Option<String>) -> Result<Joined, ApiError> {
         let token = new_token();
         loop {
             let room = match self.room(room_name) {
                 Ok(r) => r,
                 Err(_) => {
                     let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+                    if !rooms.contains_key(room_name) && rooms.len() >= self.config.max_rooms {
+                        return Err(ApiError::ServerFull {
+                            what: "rooms",
+                            retry_after_secs: full_retry(&self.config),
+                        });
+                    }
                     rooms
                         .entry(room_name.into())
                         .or_insert_with(|| {
@@ -264,7 +281,7 @@ impl Hub {
                 "{{\"name\":{}}}",
                 serde_json::to_string(&name).expect("a string serializes")
             );
-            inner.notify_others(&id, "join", &data);
+            inner.notify_others(&self.limits, &id, "join", &data);
             let now = Instant::now();
             inner.peers.push(Peer {
                 id: id.as_str().into(),
@@ -276,10 +293,7 @@ impl Hub {
                 poll_gen: 0,
                 waiting: 0,
                 last_seen: now,
-                bucket: Bucket {
-                    tokens: self.config.rate_burst as f64,
-                    at: now,
-                },
+                bucket: Bucket::full(self.config.rate_burst, now),
             });
             let count = inner.peers.len();
             drop(inner);
@@ -300,7 +314,7 @@ impl Hub {
         let room = self.room(room_name)?;
         let mut inner = lock(&room);
         let i = inner.authed(room_name, peer, token)?;
-        inner.remove(i, Reason::Left);
+        inner.remove(&self.limits, i, Reason::Left);
         let closed = inner.closed;
         drop(inner);
         if closed {
@@ -356,16 +370,12 @@ impl Hub {
         let now = Instant::now();
         let (rate, burst) = (self.config.rate_per_sec, self.config.rate_burst);
         if rate > 0 {
-            let b = &mut inner.peers[sender].bucket;
-            let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
-            b.tokens = (b.tokens + elapsed * rate as f64).min(burst as f64);
-            b.at = now;
-            if b.tokens < 1.0 {
-                let wait = (1.0 - b.tokens) / rate as f64;
+            let wait = inner.peers[sender].bucket.refill(rate, burst, now);
+            if wait > 0 {
                 return Err(ApiError::RateLimited {
                     rate,
                     burst,
-                    retry_after_secs: (wait.ceil() as u64).max(1),
+                    retry_after_secs: wait,
                 });
             }
         }
@@ -379,13 +389,16 @@ impl Hub {
                 max,
             });
         }
+        let recipients = (0..inner.peers.len()).filter(|&i| is_recipient(i)).count();
+        self.limits
+            .check_queue_room(&self.config, recipients * cost(tail.len()))?;
         if rate > 0 {
             inner.peers[sender].bucket.tokens -= 1.0;
         }
         let mut answer = DeliveredBody::new();
         for (i, p) in inner.peers.iter_mut().enumerate() {
             if is_recipient(i) {
-                p.push(tail.clone());
+                p.push(&self.limits, tail.clone());
                 answer.add(&p.id);
             }
         }
@@ -417,9 +430,11 @@ impl Hub {
                     p.next_seq - 1
                 )));
             }
+            let mut acked = 0;
             while p.queue.front().is_some_and(|(seq, _)| *seq <= q.after) {
-                p.queue.pop_front();
+                acked += p.queue.pop_front().map_or(0, |(_, t)| cost(t.len()));
             }
+            self.limits.dequeued(acked);
             p.last_seen = Instant::now();
             // Ends a poll of this peer that still waits (it answers an empty list).
             p.poll_gen += 1;
@@ -490,7 +505,7 @@ impl Hub {
                 .iter()
                 .position(|p| p.waiting == 0 && now.saturating_duration_since(p.last_seen) >= limit)
             {
-                let gone = inner.remove(i, Reason::Expired);
+                let gone = inner.remove(&self.limits, i, Reason::Expired);
                 self.log(format_args!(
                     "leave room={} peer={} reason=expired",
                     room.name, gone.id

@@ -15,6 +15,7 @@ mod conn;
 mod error;
 mod http;
 mod hub;
+mod limits;
 pub mod protocol;
 
 pub use config::{Config, ConfigError};

@@ -35,6 +35,24 @@ struct Args {
     /// Sends a peer may make in a burst.
     #[arg(long, default_value_t = 200)]
     rate_burst: u32,
+    /// Peers on the whole server.
+    #[arg(long, default_value_t = 10_000)]
+    max_peers: usize,
+    /// Rooms on the whole server.
+    #[arg(long, default_value_t = 5_000)]
+    max_rooms: usize,
+    /// Bytes of unacknowledged messages in all queues together.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_queued_bytes: usize,
+    /// Joins per second from one client address (0: unlimited).
+    #[arg(long, default_value_t = 5)]
+    join_rate_per_sec: u32,
+    /// Joins one client address may make in a burst.
+    #[arg(long, default_value_t = 30)]
+    join_burst: u32,
+    /// Open connections (more are answered 503 and closed).
+    #[arg(long, default_value_t = 16_384)]
+    max_connections: usize,
     /// No join/leave/expiry lines on stderr.
     #[arg(long)]
     quiet: bool,
@@ -95,6 +113,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         max_queue: args.max_queue,
         rate_per_sec: args.rate_per_sec,
         rate_burst: args.rate_burst,
+        max_peers: args.max_peers,
+        max_rooms: args.max_rooms,
+        max_queued_bytes: args.max_queued_bytes,
+        join_rate_per_sec: args.join_rate_per_sec,
+        join_burst: args.join_burst,
+        max_connections: args.max_connections,
         log: !args.quiet,
     };
     let server = Server::bind(args.listen, config)

@@ -5,18 +5,20 @@
 //! * `relay`: R rooms × 2 peers, every peer long-polling on its own connection (2R polls),
 //!   senders posting chat messages to their room-mate; reports relayed messages/s and the
 //!   send→delivered latency (p50/p99/max), closed-loop (as fast as it goes) or paced; or
-//! * `idle`: N peers each with a waiting long-poll; reports the server's VmRSS.
+//! * `idle`: N peers each with a waiting long-poll; reports the server's VmRSS; or
+//! * `flood`: as many joins as fast as they go, then full queues, against the server's
+//!   default limits; reports the answers and the server's peak RSS.
 //!
 //! Load generator and server share the machine: the report says how many cores each had.
 
-use anyhow::{bail, Context, Result};
+mod client;
+mod flood;
+
+use anyhow::{bail, Result};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
-use std::io::BufRead;
+use client::{join_all, Conn, Peer, ServerProcess};
+use hyper::Method;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +28,7 @@ use std::time::{Duration, Instant};
 enum Mode {
     Relay,
     Idle,
+    Flood,
 }
 
 /// Load benchmark of mobilertc-signaling: relayed messages/s and latency, idle-poll memory.
@@ -58,6 +61,15 @@ struct Args {
     /// thread and one load thread give each a core of a 2-core machine.
     #[arg(long, default_value_t = 1)]
     server_threads: usize,
+    /// flood: join attempts, each in a room of two.
+    #[arg(long, default_value_t = 200_000)]
+    joins: usize,
+    /// flood: joined pairs whose first peer then fills the second's queue with 60 KB offers.
+    #[arg(long, default_value_t = 200)]
+    fill_pairs: usize,
+    /// An extra flag for the server (repeat for several), e.g. `--server-arg=--max-peers=500`.
+    #[arg(long, allow_hyphen_values = true)]
+    server_arg: Vec<String>,
     /// Worker threads of the load generator's runtime.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -83,6 +95,7 @@ fn main() -> Result<()> {
         match args.mode {
             Mode::Relay => relay(&args, &mut server).await,
             Mode::Idle => idle(&args, &mut server).await,
+            Mode::Flood => flood::run(&args, &mut server).await,
         }
     });
     server.stop()?;
@@ -138,192 +151,6 @@ fn pin(pid: u32, cpu: usize) -> Result<()> {
         }
     }
     Ok(())
-}
-
-struct ServerProcess {
-    child: std::process::Child,
-    addr: std::net::SocketAddr,
-}
-
-impl ServerProcess {
-    fn spawn(bin: &std::path::Path, args: &Args) -> Result<ServerProcess> {
-        let mut cmd = std::process::Command::new(bin);
-        cmd.args(["--listen", "127.0.0.1:0", "--quiet", "--rate-per-sec", "0"]);
-        cmd.args(["--max-room-peers", "2", "--max-queue", "100000"]);
-        if args.server_threads > 0 {
-            cmd.args(["--threads", &args.server_threads.to_string()]);
-        }
-        if args.mode == Mode::Idle {
-            // The polls must outlast the setup of all of them.
-            cmd.args(["--poll-timeout-ms", "600000", "--expire-after-ms", "600000"]);
-        }
-        let mut child = cmd
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .with_context(|| {
-                format!(
-                    "starting {} (build it: cargo build --release -p mobilertc-signaling)",
-                    bin.display()
-                )
-            })?;
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .context("reading the server's first line")?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .with_context(|| format!("unexpected first line from the server: {line:?}"))?
-            .parse()?;
-        Ok(ServerProcess { child, addr })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn status_kib(&mut self, field: &str) -> Result<u64> {
-        self.check_alive()?;
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(field))
-            .with_context(|| format!("no {field} in /proc/{}/status", self.pid()))?;
-        Ok(line
-            .split_whitespace()
-            .nth(1)
-            .context("VmRSS value")?
-            .parse()?)
-    }
-
-    fn check_alive(&mut self) -> Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            bail!("the server exited during the run ({status}): killed from outside?");
-        }
-        Ok(())
-    }
-
-    /// User + system CPU seconds of the server so far.
-    fn cpu_secs(&mut self) -> Result<f64> {
-        self.check_alive()?;
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
-        let after_comm = &stat[stat.rfind(')').context("stat")? + 2..];
-        let f: Vec<&str> = after_comm.split_whitespace().collect();
-        // Fields 14 and 15 of stat(5), counted after the command name (field 3 is index 0).
-        let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
-        // SAFETY: sysconf has no memory effects.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        Ok(ticks as f64 / hz)
-    }
-
-    fn stop(&mut self) -> Result<()> {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait()?;
-        if !status.success() {
-            bail!("the server exited with {status}");
-        }
-        Ok(())
-    }
-}
-
-/// One HTTP/1.1 connection to the server.
-struct Conn {
-    tx: SendRequest<Full<Bytes>>,
-    addr: std::net::SocketAddr,
-}
-
-impl Conn {
-    async fn open(addr: std::net::SocketAddr) -> Result<Conn> {
-        let tcp = tokio::net::TcpStream::connect(addr)
-            .await
-            .context("connect")?;
-        tcp.set_nodelay(true)?;
-        let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(Conn { tx, addr })
-    }
-
-    async fn request(
-        &mut self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Bytes,
-    ) -> Result<(u16, Bytes)> {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", self.addr.to_string());
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        if !body.is_empty() {
-            req = req.header("content-type", "application/json");
-        }
-        self.tx.ready().await?;
-        let resp = self.tx.send_request(req.body(Full::new(body))?).await?;
-        let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await?.to_bytes();
-        Ok((status, body))
-    }
-}
-
-#[derive(Clone)]
-struct Peer {
-    room: String,
-    id: String,
-    token: String,
-}
-
-async fn join(conn: &mut Conn, room: &str) -> Result<Peer> {
-    let (status, body) = conn
-        .request(
-            Method::POST,
-            &format!("/rooms/{room}/join"),
-            None,
-            Bytes::new(),
-        )
-        .await?;
-    if status != 200 {
-        bail!("join {room}: {status} {}", String::from_utf8_lossy(&body));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&body)?;
-    Ok(Peer {
-        room: room.into(),
-        id: v["peer_id"].as_str().context("peer_id")?.into(),
-        token: v["token"].as_str().context("token")?.into(),
-    })
-}
-
-/// Joins `rooms` rooms with two peers each, over `parallel` connections.
-async fn join_all(
-    addr: std::net::SocketAddr,
-    rooms: usize,
-    parallel: usize,
-) -> Result<Vec<(Peer, Peer)>> {
-    let mut tasks = Vec::new();
-    for k in 0..parallel {
-        tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(addr).await?;
-            let mut out = Vec::new();
-            for r in (k..rooms).step_by(parallel) {
-                let room = format!("room{r}");
-                let a = join(&mut conn, &room).await?;
-                let b = join(&mut conn, &room).await?;
-                out.push((r, a, b));
-            }
-            anyhow::Ok(out)
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    all.sort_by_key(|(r, _, _)| *r);
-    Ok(all.into_iter().map(|(_, a, b)| (a, b)).collect())
 }
 
 /// Finds every `"t":<digits>` in a poll answer: the send times (ns since the start).
