@@ -91,6 +91,12 @@ fn compile_shim(
     // Same configuration as every other C++ that includes libwebrtc's headers here.
     let mut build = webrtc_sdk::cc_build(manifest, sdk_dir);
     build.include(shim_dir).files(&sources);
+    // The SRTP keepalive (shim/srtp_keepalive.cc) reaches into libwebrtc's internal
+    // pc/srtp_session.h; it is on only where it was measured to pay: Debian's tg_owt, whose
+    // system libsrtp2 runs ~65 ms of cipher self-tests at every 0 -> 1 session count.
+    if manifest.provider == webrtc_sdk::Provider::System {
+        build.define("MRTC_SRTP_KEEPALIVE", "1");
+    }
     build
         .try_compile("mrtc_shim")
         .map_err(|e| format!("compiling the C++ shim failed: {e}"))?;
@@ -206,14 +212,20 @@ fn ns_name(ns: StdNamespace) -> &'static str {
         StdNamespace::Cxx11 => "cxx11",
         StdNamespace::Cr => "Cr",
         StdNamespace::Ndk1 => "ndk1",
+        StdNamespace::Libcxx => "libcxx",
     }
 }
 
 fn parse_scan_line(line: &str) -> Option<(StdNamespace, usize)> {
     let (name, n) = line.split_once(' ')?;
-    let ns = [StdNamespace::Cxx11, StdNamespace::Cr, StdNamespace::Ndk1]
-        .into_iter()
-        .find(|ns| ns_name(*ns) == name)?;
+    let ns = [
+        StdNamespace::Cxx11,
+        StdNamespace::Cr,
+        StdNamespace::Ndk1,
+        StdNamespace::Libcxx,
+    ]
+    .into_iter()
+    .find(|ns| ns_name(*ns) == name)?;
     Some((ns, n.parse().ok()?))
 }
 

@@ -22,7 +22,7 @@ pub fn check_abi(
     let dominant = |side: &Side<'_>| side.found.first().map(|(ns, _)| *ns);
     let Some(shim_ns) = dominant(shim) else {
         return Err(format!(
-            "{} carries no C++ standard library symbols (std::__cxx11, std::__Cr, std::__ndk1); \
+            "{} carries no C++ standard library symbols (std::__cxx11, std::__Cr, std::__ndk1, std::__1); \
              the ABI check cannot run. This is a bug in webrtc-sys's shim (it defines a probe \
              symbol for exactly this check).",
             shim.what

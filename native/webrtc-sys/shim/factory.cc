@@ -15,40 +15,6 @@ constexpr size_t kMaxQueuedMs = 2000;
 
 std::atomic<bool> g_log_level_set{false};
 
-class BridgeCapturer : public webrtc::TestAudioDeviceModule::Capturer {
- public:
-  explicit BridgeCapturer(std::shared_ptr<AudioBridge> bridge) : bridge_(std::move(bridge)) {}
-  int SamplingFrequency() const override { return bridge_->sample_rate(); }
-  int NumChannels() const override { return bridge_->channels(); }
-  bool Capture(rtcx::BufferT<int16_t>* buffer) override {
-    const size_t samples =
-        webrtc::TestAudioDeviceModule::SamplesPerFrame(bridge_->sample_rate()) *
-        bridge_->channels();
-    buffer->SetData(samples, [&](rtcx::ArrayView<int16_t> data) {
-      bridge_->Pull(data.data(), data.size());
-      return data.size();
-    });
-    return true;  // never ends: silence when the app has nothing queued
-  }
-
- private:
-  std::shared_ptr<AudioBridge> bridge_;
-};
-
-class BridgeRenderer : public webrtc::TestAudioDeviceModule::Renderer {
- public:
-  explicit BridgeRenderer(std::shared_ptr<AudioBridge> bridge) : bridge_(std::move(bridge)) {}
-  int SamplingFrequency() const override { return bridge_->sample_rate(); }
-  int NumChannels() const override { return bridge_->channels(); }
-  bool Render(rtcx::ArrayView<const int16_t> data) override {
-    bridge_->Render(data.data(), data.size());
-    return true;
-  }
-
- private:
-  std::shared_ptr<AudioBridge> bridge_;
-};
-
 }  // namespace
 
 void AudioBridge::Push(const int16_t* pcm, size_t frames) {
@@ -132,22 +98,10 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
 
     f->task_queue_factory = webrtc::CreateDefaultTaskQueueFactory();
     f->audio = std::make_shared<mrtc::AudioBridge>(rate, channels);
-    // The device runs on its own task queue in real time (speed 1): it pulls 10 ms of
-    // capture every 10 ms and pushes the mixed playout, which is what makes remote audio
-    // sinks receive PCM at all (WEBRTC_DUMMY_AUDIO_BUILD has no sound-card module).
-    // Created on the worker thread, where WebRTC uses it.
-    f->adm = f->worker->BlockingCall([&] {
-      return rtcx::scoped_refptr<webrtc::AudioDeviceModule>(
-          webrtc::TestAudioDeviceModule::Create(
-#if MRTC_ADM_TAKES_ENVIRONMENT
-              // A borrowed factory, as the deprecated overload did: it must outlive the ADM.
-              webrtc::CreateEnvironment(f->task_queue_factory.get()),
-#else
-              f->task_queue_factory.get(),
-#endif
-              std::make_unique<mrtc::BridgeCapturer>(f->audio),
-              std::make_unique<mrtc::BridgeRenderer>(f->audio), 1.0f));
-    });
+    // The shim's own device (audio_device.cc): a real-time 10 ms clock pulling the app's
+    // capture and pushing the mixed playout, which is what makes remote audio sinks
+    // receive PCM at all without a sound card module.
+    f->adm = mrtc::CreateBridgeAudioDevice(f->audio);
     if (!f->adm) return MRTC_ERR_INTERNAL;
 
     f->pcf = webrtc::CreatePeerConnectionFactory(
@@ -162,27 +116,9 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
                                           webrtc::AudioDecoderG711>(),
         webrtc::CreateBuiltinVideoEncoderFactory(), webrtc::CreateBuiltinVideoDecoderFactory(),
         nullptr /* default mixer */, nullptr /* default audio processing */);
-    // WebRTC initialises libsrtp when its count of SRTP sessions goes 0 -> 1 and shuts it
-    // down at 1 -> 0; libsrtp's init runs its cipher self-tests, ~65 ms on this machine's
-    // distro libsrtp2, on the network thread between DTLS and SCTP. Back-to-back calls
-    // (and every call of an app with one call at a time) paid it on each setup. One idle
-    // session keeps the count above zero for the factory's lifetime.
-    f->network->BlockingCall([&] {
-      static const uint8_t kKey[30] = {1};  // AES_CM_128_HMAC_SHA1_80 key + salt; never used
-      auto session = std::make_unique<cricketx::SrtpSession>();
-      // SetSend(suite, const uint8_t*, size_t, ids) became SetSend(suite, ZeroOnFreeBuffer,
-      // ids) upstream: the buffer overload landed on main 2024-09-19 ("srtp: spanify key
-      // setters", #43055, after the M130 branch point) and the pointer one was removed
-      // 2024-11-13 (#43397, after M132's), so M131 and M132 have both.
-#if MRTC_WEBRTC_MILESTONE >= 131
-      if (session->SetSend(rtcx::kSrtpAes128CmSha1_80,
-                           rtcx::ZeroOnFreeBuffer<uint8_t>(kKey, sizeof(kKey)), {})) {
-#else
-      if (session->SetSend(rtcx::kSrtpAes128CmSha1_80, kKey, sizeof(kKey), {})) {
+#if MRTC_SRTP_KEEPALIVE
+    f->srtp_keepalive = mrtc::StartSrtpKeepalive(f->network.get());
 #endif
-        f->srtp_keepalive = std::move(session);
-      }
-    });
     if (!f->pcf) {
       f->worker->BlockingCall([&] { f->adm = nullptr; });
       return MRTC_ERR_INTERNAL;
@@ -201,7 +137,9 @@ void mrtc_factory_destroy(mrtc_factory* factory) {
       std::lock_guard<std::mutex> lock(f->audio_source_mu);
       f->audio_source = nullptr;
     }
+#if MRTC_SRTP_KEEPALIVE
     f->network->BlockingCall([&] { f->srtp_keepalive.reset(); });
+#endif
     f->pcf = nullptr;  // the proxy tears the factory down on the signaling thread
     // The device's last reference goes on the worker thread, where WebRTC used it.
     f->worker->BlockingCall([&] { f->adm = nullptr; });

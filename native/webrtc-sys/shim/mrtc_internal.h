@@ -12,6 +12,12 @@
 #include <string>
 #include <vector>
 
+// AudioDeviceModule moved to api/ (the modules/ header forwards to it where both exist).
+#if __has_include("api/audio/audio_device.h")
+#include "api/audio/audio_device.h"
+#else
+#include "modules/audio_device/include/audio_device.h"
+#endif
 #include "api/audio_codecs/audio_decoder_factory_template.h"
 #include "api/audio_codecs/audio_encoder_factory_template.h"
 #include "api/audio_codecs/g711/audio_decoder_g711.h"
@@ -22,9 +28,6 @@
 #include "api/audio_codecs/opus/audio_encoder_opus.h"
 #include "api/create_peerconnection_factory.h"
 #include "api/data_channel_interface.h"
-#if MRTC_WEBRTC_MILESTONE >= 138
-#include "api/environment/environment_factory.h"
-#endif
 #include "api/jsep.h"
 #include "api/media_stream_interface.h"
 #include "api/peer_connection_interface.h"
@@ -38,8 +41,6 @@
 #include "api/video_codecs/builtin_video_decoder_factory.h"
 #include "api/video_codecs/builtin_video_encoder_factory.h"
 #include "media/base/adapted_video_track_source.h"
-#include "modules/audio_device/include/test_audio_device.h"
-#include "pc/srtp_session.h"
 #include "rtc_base/logging.h"
 #include "rtc_base/ref_counted_object.h"
 #include "rtc_base/ssl_adapter.h"
@@ -78,9 +79,6 @@ namespace cricketx = ::cricket;
 // posted to the network thread instead of blocking on it; Send() -> bool still exists up
 // to at least M150 but is slated for removal. Before this, Send() reports a full buffer.
 #define MRTC_HAS_SEND_ASYNC (MRTC_WEBRTC_MILESTONE >= 120)
-// TestAudioDeviceModule::Create(const Environment&, …) landed on main 2025-05-02 (#44505,
-// after the M137 branch point of 2025-04-28), deprecating Create(TaskQueueFactory*, …).
-#define MRTC_ADM_TAKES_ENVIRONMENT (MRTC_WEBRTC_MILESTONE >= 138)
 // CreateVideoTrack(label, source*) was replaced by CreateVideoTrack(scoped_refptr, label).
 #define MRTC_VIDEO_TRACK_REFPTR_FIRST (MRTC_WEBRTC_MILESTONE >= 118)
 
@@ -156,6 +154,18 @@ class AudioBridge {
   void* playout_user_data_ = nullptr;
 };
 
+// audio_device.cc: the app-fed AudioDeviceModule over `bridge`.
+rtcx::scoped_refptr<webrtc::AudioDeviceModule> CreateBridgeAudioDevice(
+    std::shared_ptr<AudioBridge> bridge);
+
+// SRTP keepalive (srtp_keepalive.cc), where build.rs turns it on.
+#ifndef MRTC_SRTP_KEEPALIVE
+#define MRTC_SRTP_KEEPALIVE 0
+#endif
+#if MRTC_SRTP_KEEPALIVE
+std::shared_ptr<void> StartSrtpKeepalive(rtcx::Thread* network);
+#endif
+
 }  // namespace mrtc
 
 struct mrtc_factory {
@@ -169,8 +179,8 @@ struct mrtc_factory {
   // One audio source for every local audio track: the device's capture feeds all senders.
   rtcx::scoped_refptr<webrtc::AudioSourceInterface> audio_source;
   std::mutex audio_source_mu;
-  // An idle SRTP session held for the factory's lifetime; see mrtc_factory_create.
-  std::unique_ptr<cricketx::SrtpSession> srtp_keepalive;
+  // An idle SRTP session held for the factory's lifetime (srtp_keepalive.cc).
+  std::shared_ptr<void> srtp_keepalive;
 };
 
 #endif  // MOBILERTC_MRTC_INTERNAL_H
