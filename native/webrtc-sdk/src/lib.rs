@@ -49,6 +49,11 @@ pub enum CxxStdlibKind {
     ChromiumLibcxx,
     /// The Android NDK's libc++ (`std::__ndk1`): `use_custom_libcxx=false` on Android.
     NdkLibcxx,
+    /// LLVM's libc++ as distributions ship it (`std::__1`, e.g. Debian's `libc++-22-dev`):
+    /// upstream M150 on Linux with the system clang and `use_custom_libcxx=false`, since
+    /// GCC 12's libstdc++ no longer compiles it. Code that includes libwebrtc's headers is
+    /// then compiled by `compile.cxx` with `-stdlib=libc++`.
+    LlvmLibcxx,
 }
 
 impl CxxStdlibKind {
@@ -58,6 +63,7 @@ impl CxxStdlibKind {
             CxxStdlibKind::Libstdcxx => StdNamespace::Cxx11,
             CxxStdlibKind::ChromiumLibcxx => StdNamespace::Cr,
             CxxStdlibKind::NdkLibcxx => StdNamespace::Ndk1,
+            CxxStdlibKind::LlvmLibcxx => StdNamespace::Libcxx,
         }
     }
 }
@@ -71,10 +77,17 @@ pub enum StdNamespace {
     Cr,
     #[serde(rename = "std::__ndk1")]
     Ndk1,
+    #[serde(rename = "std::__1")]
+    Libcxx,
 }
 
 impl StdNamespace {
-    const ALL: [StdNamespace; 3] = [StdNamespace::Cxx11, StdNamespace::Cr, StdNamespace::Ndk1];
+    const ALL: [StdNamespace; 4] = [
+        StdNamespace::Cxx11,
+        StdNamespace::Cr,
+        StdNamespace::Ndk1,
+        StdNamespace::Libcxx,
+    ];
 
     /// The Itanium-mangled fragment that names this namespace inside `std`
     /// (`std::__cxx11::basic_string` mangles as `NSt7__cxx1112basic_string…`).
@@ -83,6 +96,7 @@ impl StdNamespace {
             StdNamespace::Cxx11 => b"St7__cxx11",
             StdNamespace::Cr => b"St4__Cr",
             StdNamespace::Ndk1 => b"St6__ndk1",
+            StdNamespace::Libcxx => b"St3__1",
         }
     }
 
@@ -107,6 +121,7 @@ impl fmt::Display for StdNamespace {
             StdNamespace::Cxx11 => "std::__cxx11",
             StdNamespace::Cr => "std::__Cr",
             StdNamespace::Ndk1 => "std::__ndk1",
+            StdNamespace::Libcxx => "std::__1",
         })
     }
 }
@@ -168,6 +183,10 @@ pub struct Compile {
     /// Extra compiler flags the headers need (kept short: defines go in `defines`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<String>,
+    /// The C++ compiler code including these headers must use (e.g. `clang++-22` for an
+    /// LLVM libc++ build); unset: cc's default (`CXX`, else `c++`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cxx: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -437,6 +456,9 @@ pub fn cc_build(manifest: &Manifest, sdk_dir: &Path) -> cc::Build {
     for (name, value) in manifest.define_pairs() {
         build.define(name, value);
     }
+    if let Some(cxx) = &manifest.compile.cxx {
+        build.compiler(cxx);
+    }
     for flag in &manifest.compile.flags {
         build.flag(flag);
     }
@@ -469,6 +491,7 @@ mod tests {
                 defines: vec!["WEBRTC_POSIX".into(), "WEBRTC_APM_DEBUG_DUMP=0".into()],
                 cxx_std: "c++20".into(),
                 flags: vec![],
+                cxx: None,
             },
             cxx_stdlib: CxxStdlib {
                 kind: CxxStdlibKind::Libstdcxx,

@@ -181,6 +181,7 @@ fn build_manifest(
                 .cxx_std
                 .context("tg_owt::tg_owt declares no cxx_std_* compile feature")?,
             flags: resolved.compile_flags,
+            cxx: None,
         },
         cxx_stdlib: CxxStdlib {
             kind: CxxStdlibKind::Libstdcxx,
