@@ -31,7 +31,10 @@ fn tools_present() -> bool {
             .output()
             .is_ok_and(|o| o.status.success())
     };
-    if have("gn") && have("ninja") {
+    // webrtc.toml's Linux toolchain: the system clang 22 and its libc++.
+    let llvm = Path::new("/usr/lib/llvm-22/bin/clang++").is_file()
+        && Path::new("/usr/lib/llvm-22/lib/libc++.a").is_file();
+    if have("gn") && have("ninja") && llvm {
         return true;
     }
     let required = ["MOBILERTC_REQUIRE_NETNS", "MOBILERTC_REQUIRE_BROWSER"]
@@ -39,9 +42,9 @@ fn tools_present() -> bool {
         .any(|v| std::env::var_os(v).is_some());
     assert!(
         !required,
-        "gn or ninja is missing: apt-get install generate-ninja ninja-build"
+        "gn, ninja or clang 22 is missing: apt-get install generate-ninja ninja-build clang-22 lld-22 llvm-22 libc++-22-dev libc++abi-22-dev"
     );
-    eprintln!("SKIPPED: gn or ninja is missing (apt-get install generate-ninja ninja-build)");
+    eprintln!("SKIPPED: gn, ninja or clang 22 is missing (apt-get install generate-ninja ninja-build clang-22 lld-22 llvm-22 libc++-22-dev libc++abi-22-dev)");
     false
 }
 
@@ -105,8 +108,12 @@ fn consume(sdk: &Path) -> String {
     )
     .unwrap();
     let exe = dir.path().join("consumer");
-    let mut cc = Command::new("c++");
-    cc.arg("-std=c++17").arg(&main).arg("-o").arg(&exe);
+    let mut cc = Command::new(m.compile.cxx.as_deref().unwrap_or("c++"));
+    cc.arg("-std=c++17")
+        .args(&m.compile.flags)
+        .arg(&main)
+        .arg("-o")
+        .arg(&exe);
     for inc in m.include_dirs(sdk) {
         cc.arg(format!("-I{}", inc.display()));
     }
@@ -122,6 +129,13 @@ fn consume(sdk: &Path) -> String {
     for l in m.link.static_libs.iter().chain(&m.link.system_libs) {
         cc.arg(format!("-l{l}"));
     }
+    for spec in &m.cxx_stdlib.link {
+        match spec.strip_prefix("static=") {
+            Some(lib) => cc.arg(format!("-Wl,-Bstatic,-l{lib},-Bdynamic")),
+            None => cc.arg(format!("-l{}", spec.trim_start_matches("dylib="))),
+        };
+    }
+    cc.args(&m.link.args);
     let out = cc.output().unwrap();
     assert!(
         out.status.success(),
@@ -160,7 +174,33 @@ fn real_gn_and_ninja_make_a_source_sdk_the_manifest_alone_can_use() {
         m.compile.defines,
         ["WEBRTC_POSIX", "WEBRTC_LINUX", "NDEBUG"]
     );
-    assert_eq!(m.cxx_stdlib.kind, webrtc_sdk::CxxStdlibKind::Libstdcxx);
+    // webrtc.toml's Linux toolchain (clang 22 + LLVM libc++, through the unbundle
+    // toolchain) reaches the manifest: the compiler, the flag, the static runtime, lld.
+    assert_eq!(m.cxx_stdlib.kind, webrtc_sdk::CxxStdlibKind::LlvmLibcxx);
+    assert_eq!(
+        m.compile.cxx.as_deref(),
+        Some("/usr/lib/llvm-22/bin/clang++")
+    );
+    assert_eq!(m.compile.flags, ["-stdlib=libc++"]);
+    assert_eq!(m.cxx_stdlib.link, ["static=c++", "static=c++abi"]);
+    assert!(
+        m.link.args.iter().any(|a| a == "-fuse-ld=lld"),
+        "{:?}",
+        m.link.args
+    );
+    // gn desc's libs of //:webrtc.
+    assert!(
+        m.link.system_libs.iter().any(|l| l == "atomic"),
+        "{:?}",
+        m.link.system_libs
+    );
+    let lib = std::fs::read(sdk.join("lib/libwebrtc.a")).unwrap();
+    let found = webrtc_sdk::StdNamespace::detect(&lib);
+    assert_eq!(
+        found.first().map(|f| f.0),
+        Some(webrtc_sdk::StdNamespace::Libcxx),
+        "{found:?}"
+    );
     let args = std::fs::read_to_string(sdk.join("args.gn")).unwrap();
     assert!(args.contains("use_custom_libcxx = false") && args.contains("target_os = \"linux\""));
     assert_eq!(consume(&sdk), "M148 dcheck=0\n");

@@ -19,6 +19,7 @@ use webrtc_sdk::{
 
 use super::ninja::{compile_flags, normalize, resolve};
 use super::target::Target;
+use super::toolchain::SystemLlvm;
 
 /// Header trees of the WebRTC source root that the public API reaches.
 pub const HEADER_DIRS: &[&str] = &[
@@ -55,6 +56,10 @@ pub struct ExportInputs {
     pub library: String,
     /// Extra lines for VERSIONS (webrtc.lock, toolchain revisions).
     pub versions: String,
+    /// Linux built with the system LLVM and its libc++ (see `toolchain`).
+    pub system_llvm: Option<SystemLlvm>,
+    /// System libraries `//:webrtc` needs at the final link (`gn desc … libs`).
+    pub system_libs: Vec<String>,
 }
 
 /// Writes the SDK dir (replacing an older one atomically) and returns its manifest.
@@ -108,6 +113,12 @@ pub fn export(inp: &ExportInputs) -> Result<Manifest> {
 
     let android = matches!(inp.target, Target::Android(_));
     let cxx_stdlib = match (android, inp.custom_libcxx) {
+        (false, false) if inp.system_llvm.is_some() => CxxStdlib {
+            kind: CxxStdlibKind::LlvmLibcxx,
+            namespace: CxxStdlibKind::LlvmLibcxx.namespace(),
+            // Static: the distro's shared libc++ may be older than the one it was built with.
+            link: vec!["static=c++".into(), "static=c++abi".into()],
+        },
         (_, true) => CxxStdlib {
             kind: CxxStdlibKind::ChromiumLibcxx,
             namespace: CxxStdlibKind::ChromiumLibcxx.namespace(),
@@ -145,20 +156,37 @@ pub fn export(inp: &ExportInputs) -> Result<Manifest> {
             defines: flags.defines,
             // Upstream moved to C++20 at M125; the shim compiles with it.
             cxx_std: "c++20".into(),
-            flags: vec![],
+            flags: match &inp.system_llvm {
+                Some(_) => vec!["-stdlib=libc++".into()],
+                None => vec![],
+            },
+            cxx: inp.system_llvm.as_ref().map(SystemLlvm::cxx),
         },
         cxx_stdlib,
         link: Link {
-            search_paths: vec!["lib".into()],
+            search_paths: std::iter::once(PathBuf::from("lib"))
+                .chain(inp.system_llvm.as_ref().map(SystemLlvm::lib_dir))
+                .collect(),
             static_libs: vec!["webrtc".into()],
-            system_libs: if android {
-                ["log", "OpenSLES", "EGL", "GLESv2", "android", "m", "dl"]
-                    .map(String::from)
-                    .to_vec()
-            } else {
-                ["dl", "pthread", "rt", "m"].map(String::from).to_vec()
+            system_libs: {
+                let base: &[&str] = if android {
+                    &["log", "OpenSLES", "EGL", "GLESv2", "android", "m", "dl"]
+                } else {
+                    &["dl", "pthread", "rt", "m"]
+                };
+                let mut libs: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+                for l in &inp.system_libs {
+                    if !libs.contains(l) {
+                        libs.push(l.clone());
+                    }
+                }
+                libs
             },
-            args: vec![],
+            args: inp
+                .system_llvm
+                .as_ref()
+                .map(SystemLlvm::link_args)
+                .unwrap_or_default(),
         },
     };
     let path = dir.join(webrtc_sdk::MANIFEST_FILE);

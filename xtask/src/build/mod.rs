@@ -11,6 +11,7 @@ pub mod gn_args;
 pub mod ndk;
 pub mod ninja;
 pub mod target;
+pub mod toolchain;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -99,7 +100,11 @@ pub enum Step {
         target: Target,
         cmd: Cmd,
     },
-    ExportSdk(Box<export::ExportInputs>),
+    ExportSdk {
+        inputs: Box<export::ExportInputs>,
+        /// `gn desc <out> //:webrtc libs`: the system libraries the final link needs.
+        libs_cmd: Cmd,
+    },
     Cargo {
         target: Target,
         cmd: Cmd,
@@ -116,7 +121,7 @@ impl Step {
             Step::GnGen { target, .. } => format!("gn gen out/{target}"),
             Step::Ninja { target, .. } => format!("ninja out/{target}"),
             Step::Licenses { target, .. } => format!("licences {target}"),
-            Step::ExportSdk(i) => format!("sdk {}", i.target),
+            Step::ExportSdk { inputs, .. } => format!("sdk {}", inputs.target),
             Step::Cargo { target, .. } => format!("cargo {}", target.rust_triple()),
             Step::Apk(_) => "apk".into(),
         }
@@ -139,7 +144,10 @@ impl fmt::Display for Step {
         writeln!(f, "{}", self.title())?;
         match self {
             Step::GnGen {
-                out_dir, args_gn, cmd, ..
+                out_dir,
+                args_gn,
+                cmd,
+                ..
             } => {
                 writeln!(
                     f,
@@ -152,12 +160,26 @@ impl fmt::Display for Step {
                 show_cmd(f, cmd)
             }
             Step::Ninja { cmd, .. } | Step::Licenses { cmd, .. } => show_cmd(f, cmd),
-            Step::ExportSdk(i) => writeln!(
-                f,
-                "    {} + headers + args.gn + VERSIONS + licences + webrtc-sdk.toml (defines and include dirs from obj/webrtc.ninja) -> {}",
-                i.library,
-                i.sdk_dir.display()
-            ),
+            Step::ExportSdk {
+                inputs: i,
+                libs_cmd,
+            } => {
+                show_cmd(f, libs_cmd)?;
+                if let Some(llvm) = &i.system_llvm {
+                    writeln!(
+                        f,
+                        "    C++ runtime: LLVM libc++ (std::__1), static, from {}; shim compiled by {}",
+                        llvm.lib_dir().display(),
+                        llvm.cxx()
+                    )?;
+                }
+                writeln!(
+                    f,
+                    "    {} + headers + args.gn + VERSIONS + licences + webrtc-sdk.toml (defines and include dirs from obj/webrtc.ninja) -> {}",
+                    i.library,
+                    i.sdk_dir.display()
+                )
+            }
             Step::Cargo {
                 cmd,
                 output,
@@ -322,6 +344,14 @@ pub fn plan(
         let out_dir = src.join("out").join(t.name());
         let args_map = gn_args::gn_args(&cfg.gn, t, profile, &extras);
         let custom_libcxx = args_map.get("use_custom_libcxx").map(String::as_str) == Some("true");
+        let system_llvm = match t {
+            Target::Linux(_) => toolchain::SystemLlvm::from_gn_args(&args_map),
+            Target::Android(_) => None,
+        };
+        let mut env = env.clone();
+        if let Some(llvm) = &system_llvm {
+            env.extend(llvm.env());
+        }
         steps.push(Step::GnGen {
             target: t,
             out_dir: out_dir.clone(),
@@ -375,18 +405,27 @@ pub fn plan(
         } else {
             &lock
         });
-        steps.push(Step::ExportSdk(Box::new(export::ExportInputs {
-            target: t,
-            src: src.clone(),
-            out_dir: out_dir.clone(),
-            sdk_dir: sdk_dir.clone(),
-            revision: cfg.revision.clone(),
-            milestone: cfg.milestone.unwrap_or(0),
-            android_api: matches!(t, Target::Android(_)).then_some(args.api),
-            custom_libcxx,
-            library: "obj/libwebrtc.a".into(),
-            versions,
-        })));
+        let libs_cmd = Cmd::new("gn", &["desc"], &src, &env)
+            .arg(out_dir.display().to_string())
+            .arg("//:webrtc")
+            .arg("libs");
+        steps.push(Step::ExportSdk {
+            libs_cmd,
+            inputs: Box::new(export::ExportInputs {
+                target: t,
+                src: src.clone(),
+                out_dir: out_dir.clone(),
+                sdk_dir: sdk_dir.clone(),
+                revision: cfg.revision.clone(),
+                milestone: cfg.milestone.unwrap_or(0),
+                android_api: matches!(t, Target::Android(_)).then_some(args.api),
+                custom_libcxx,
+                library: "obj/libwebrtc.a".into(),
+                versions,
+                system_llvm,
+                system_libs: vec![],
+            }),
+        });
         if args.sdk_only {
             continue;
         }
@@ -569,8 +608,14 @@ pub fn execute(steps: &[Step], runner: &Runner<'_>, logs: &Path, host: &Host) ->
                 }
                 runner.run(cmd, &log)?;
             }
-            Step::ExportSdk(inputs) => {
-                let m = export::export(inputs)?;
+            Step::ExportSdk { inputs, libs_cmd } => {
+                let (ok, out, err) = runner.probe(libs_cmd, &log)?;
+                let mut inputs = inputs.clone();
+                inputs.system_libs = match toolchain::gn_desc_libs(ok, &out) {
+                    Some(libs) => libs,
+                    None => bail!("`{}` failed: {}{}", libs_cmd.line(), out.trim(), err.trim()),
+                };
+                let m = export::export(&inputs)?;
                 let licences = inputs.out_dir.join("licenses/LICENSE.md");
                 if licences.is_file() {
                     std::fs::copy(&licences, inputs.sdk_dir.join("LICENSES.md"))?;
