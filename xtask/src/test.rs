@@ -87,6 +87,18 @@ pub const INTEGRATION_PACKAGES: &[(&str, &str)] = &[
         "gn, for the build-plumbing test (a small gn project built for real)",
     ),
     ("ninja-build", "ninja, for the same test"),
+    (
+        "clang-22",
+        "the Linux toolchain of webrtc.toml (upstream libwebrtc and the shim against it), bookworm-security",
+    ),
+    ("lld-22", "its linker (Chromium's objects use CREL relocations)"),
+    ("llvm-22", "llvm-ar/llvm-nm for the same toolchain"),
+    ("libc++-22-dev", "LLVM's libc++, the C++ runtime upstream M150 is built with"),
+    ("libc++abi-22-dev", "its ABI library"),
+    (
+        "libclang-rt-22-dev",
+        "compiler-rt builtins Chromium's build links into its host tools",
+    ),
 ];
 
 #[derive(Debug, Clone, clap::Args)]
