@@ -53,13 +53,6 @@ uint32_t mrtc_webrtc_milestone(void);
 /* 0 = verbose … 4 = none (rtc::LoggingSeverity); default none. */
 void mrtc_set_log_level(int level);
 
-#if defined(__ANDROID__)
-/* Android only (shim/android.cc): webrtc::InitAndroid(JavaVM*). Call it once, from the app
- * library's JNI_OnLoad, before any other mrtc_ function; `java_vm` is the JavaVM*. The APK
- * must contain libwebrtc's Java classes (sdk/android:libwebrtc): the native code calls back
- * into them. MRTC_ERR_INVALID_ARGUMENT for NULL. */
-mrtc_status mrtc_android_init(void* java_vm);
-#endif
 
 /* ------------------------------------------------------------------ factory, audio I/O */
 
@@ -82,6 +75,74 @@ void mrtc_factory_destroy(mrtc_factory* factory);
 mrtc_status mrtc_factory_push_audio(mrtc_factory* factory, const int16_t* pcm, size_t frames);
 /* Mixed playout of every remote audio track of this factory's peers; NULL cb to stop. */
 void mrtc_factory_set_playout_callback(mrtc_factory* factory, mrtc_audio_cb cb, void* user_data);
+
+#if defined(__ANDROID__)
+/* ------------------------------------------------------------------ Android (shim/android.cc)
+ * Upstream's native Android API (sdk/android/native_api/). JNI types are passed as void*:
+ * `jni_env` is the calling thread's JNIEnv*, objects are jobject references valid for the
+ * call (the shim takes global references where it keeps them). */
+
+/* webrtc::InitAndroid(JavaVM*). Call it once, from the app library's JNI_OnLoad, before any
+ * other mrtc_ function; `java_vm` is the JavaVM*. The APK must contain libwebrtc's Java
+ * classes (libwebrtc.jar): the native code calls back into them. MRTC_ERR_INVALID_ARGUMENT
+ * for NULL. */
+mrtc_status mrtc_android_init(void* java_vm);
+
+typedef struct mrtc_android_media {
+  void* jni_env;
+  /* android.content.Context, the application's (required). */
+  void* application_context;
+  /* org.webrtc.VideoEncoderFactory / VideoDecoderFactory, e.g. DefaultVideoEncoderFactory
+   * (MediaCodec first, libvpx/libaom as fallback); NULL: the built-in software codecs. */
+  void* video_encoder_factory;
+  void* video_decoder_factory;
+  /* Boolean: webrtc::CreateAndroidNetworkMonitorFactory (ConnectivityManager), so network
+   * changes reach ICE as they happen; needs ACCESS_NETWORK_STATE. */
+  int network_monitor;
+} mrtc_android_media;
+
+/* Like mrtc_factory_create, with audio through webrtc::CreateJavaAudioDeviceModule
+ * (microphone and speaker; hardware echo cancellation and noise suppression where the
+ * device has them), video codecs through the Java factories and the Android network
+ * monitor. `config` as for mrtc_factory_create; mrtc_factory_push_audio and the playout
+ * callback have no effect on such a factory. */
+mrtc_status mrtc_factory_create_android(const mrtc_factory_config* config,
+                                        const mrtc_android_media* media, mrtc_factory** out);
+
+/* A video source fed by a Java capturer (webrtc::CreateJavaVideoSource): give
+ * mrtc_android_video_source_capturer_observer's object to
+ * VideoCapturer.initialize(surfaceTextureHelper, context, observer). */
+typedef struct mrtc_android_video_source mrtc_android_video_source;
+typedef struct mrtc_android_video_track mrtc_android_video_track;
+/* A Java org.webrtc.VideoSink (e.g. SurfaceViewRenderer) receiving a track's frames. */
+typedef struct mrtc_android_video_sink mrtc_android_video_sink;
+
+mrtc_status mrtc_android_video_source_create(mrtc_factory* factory, void* jni_env,
+                                             int is_screencast, mrtc_android_video_source** out);
+/* The source's org.webrtc.CapturerObserver as a new JNI local reference (the caller owns
+ * it), or NULL. */
+void* mrtc_android_video_source_capturer_observer(mrtc_android_video_source* source,
+                                                  void* jni_env);
+void mrtc_android_video_source_destroy(mrtc_android_video_source* source);
+
+mrtc_status mrtc_peer_add_android_video_track(mrtc_peer* peer, mrtc_android_video_source* source,
+                                              mrtc_str track_id, mrtc_str stream_id,
+                                              mrtc_android_video_track** out);
+/* Disabled: the track sends black frames (camera off without renegotiation). */
+void mrtc_android_video_track_set_enabled(mrtc_android_video_track* track, int enabled);
+void mrtc_android_video_track_destroy(mrtc_android_video_track* track);
+
+/* webrtc::JavaToNativeVideoSink over `java_sink`, attached to a remote video track (from
+ * MRTC_EVENT_TRACK) or to a local source (the self view). Keeps the track or source alive
+ * until destroyed; no frame reaches the Java sink after mrtc_android_video_sink_destroy
+ * returns. */
+mrtc_status mrtc_android_video_sink_attach_remote(mrtc_remote_track* track, void* jni_env,
+                                                  void* java_sink, mrtc_android_video_sink** out);
+mrtc_status mrtc_android_video_sink_attach_local(mrtc_android_video_source* source,
+                                                 void* jni_env, void* java_sink,
+                                                 mrtc_android_video_sink** out);
+void mrtc_android_video_sink_destroy(mrtc_android_video_sink* sink);
+#endif /* __ANDROID__ */
 
 /* ------------------------------------------------------------------ peer connection */
 
@@ -200,6 +261,12 @@ mrtc_status mrtc_peer_set_remote_description(mrtc_peer* peer, mrtc_sdp_type type
 mrtc_status mrtc_peer_add_ice_candidate(mrtc_peer* peer, mrtc_str sdp_mid, int32_t sdp_mline_index,
                                         mrtc_str candidate, mrtc_done_cb cb, void* user_data);
 mrtc_status mrtc_peer_get_stats(mrtc_peer* peer, mrtc_stats_cb cb, void* user_data);
+
+/* ICE restart (shim/restart_ice.cc): the next offer carries new ICE credentials and
+ * gathers afresh, e.g. after the device changed networks. Fires
+ * MRTC_EVENT_RENEGOTIATION_NEEDED; the app then makes and sends that offer. MRTC_ERR_CLOSED
+ * once the peer is closed. */
+mrtc_status mrtc_peer_restart_ice(mrtc_peer* peer);
 
 mrtc_signaling_state mrtc_peer_signaling_state(mrtc_peer* peer);
 /* `_get`: C and C++ reject a function named like the mrtc_peer_connection_state type. */
