@@ -2,15 +2,23 @@
 
 use std::ffi::c_void;
 use std::ptr::NonNull;
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
 use webrtc_sys as sys;
 
 use crate::error::{check, Error, Result};
 use crate::factory::FactoryInner;
-use crate::ffi::{guard, mstr, owned, raw};
+use crate::ffi::{guard, mstr, owned, raw, BoundedSender};
 use crate::peer::PeerConnection;
+
+/// How many events a data channel receiver ([`DataChannel::events`], or the channel's
+/// creation) holds unread. Beyond it the receiver is cut off: it yields the events queued so
+/// far, then reports disconnection, and this channel's later events are dropped until a new
+/// [`events`](DataChannel::events) or [`on_event`](DataChannel::on_event) call. A reader
+/// that falls that far behind thus learns it lost messages instead of reading a stream
+/// with a hole in it, and a stalled reader cannot grow memory without bound.
+pub const DATA_CHANNEL_QUEUE_EVENTS: usize = 4096;
 
 /// Options for [`PeerConnection::create_data_channel`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +80,9 @@ pub enum Message {
     Binary(Vec<u8>),
 }
 
-/// Something that happened on a data channel, delivered from WebRTC's network thread.
+/// Something that happened on a data channel, delivered from the factory's WebRTC
+/// signaling thread (where libwebrtc runs data channel observers) into the channel's
+/// receiver, which holds up to [`DATA_CHANNEL_QUEUE_EVENTS`] unread events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataChannelEvent {
     /// The channel opened: sending is possible.
@@ -92,7 +102,7 @@ pub enum DataChannelEvent {
 /// `mrtc_data_channel_destroy` has returned (the shim waits for a running callback, and
 /// runs none after either).
 enum DcObserver {
-    Channel(Sender<DataChannelEvent>),
+    Channel(BoundedSender<DataChannelEvent>),
     // The shim calls one observer from one WebRTC thread at a time; the mutex makes the
     // FnMut callable through the shared reference the callback gets.
     Callback(Mutex<Box<dyn FnMut(DataChannelEvent) + Send>>),
@@ -101,9 +111,7 @@ enum DcObserver {
 impl DcObserver {
     fn deliver(&self, ev: DataChannelEvent) {
         match self {
-            DcObserver::Channel(tx) => {
-                let _ = tx.send(ev);
-            }
+            DcObserver::Channel(tx) => drop(tx.offer(ev)),
             DcObserver::Callback(f) => (f.lock().unwrap_or_else(|p| p.into_inner()))(ev),
         }
     }
@@ -157,7 +165,7 @@ impl DataChannel {
             negotiated: i.negotiated_id.is_some().into(),
             id: opt(i.negotiated_id),
         });
-        let (tx, rx) = channel();
+        let (tx, rx) = BoundedSender::new(DATA_CHANNEL_QUEUE_EVENTS);
         let observer = Box::new(DcObserver::Channel(tx));
         let user_data: *const DcObserver = &*observer;
         let mut out = std::ptr::null_mut();
@@ -221,7 +229,7 @@ impl DataChannel {
     /// Blocks briefly on WebRTC's signaling thread: do not call it from a `*_with`
     /// completion closure.
     pub fn events(&self) -> Receiver<DataChannelEvent> {
-        let (tx, rx) = channel();
+        let (tx, rx) = BoundedSender::new(DATA_CHANNEL_QUEUE_EVENTS);
         self.observe(Box::new(DcObserver::Channel(tx)));
         rx
     }
@@ -251,6 +259,17 @@ impl DataChannel {
         };
         // The previous observer is unused from here on.
         *slot = Some(observer);
+    }
+
+    /// The largest message the remote side accepts, as negotiated (`a=max-message-size`);
+    /// `None` until the connection is up. Larger sends fail with
+    /// [`ErrorCode::InvalidArgument`](crate::ErrorCode) and leave the channel open.
+    pub fn max_message_size(&self) -> Option<u64> {
+        // SAFETY: live channel.
+        match unsafe { sys::mrtc_data_channel_max_message_size(self.raw.as_ptr()) } {
+            0 => None,
+            max => Some(max),
+        }
     }
 
     /// The channel's label.
@@ -288,7 +307,9 @@ impl DataChannel {
     }
 
     /// Sends a text message. Fails with [`ErrorCode::BufferFull`](crate::ErrorCode) when
-    /// WebRTC's send buffer (16 MiB) is full, and with `Closed` unless the channel is open.
+    /// WebRTC's send buffer (16 MiB) is full, with `InvalidState` while connecting, with
+    /// `Closed` once closing or closed, and with `InvalidArgument` for a message larger than
+    /// [`max_message_size`](Self::max_message_size) (the channel stays open).
     pub fn send_text(&self, text: &str) -> Result<()> {
         self.send("send_text", text.as_bytes(), false)
     }

@@ -7,6 +7,8 @@
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Mutex;
 
 use webrtc_sys as sys;
 
@@ -47,6 +49,40 @@ pub(crate) fn policy_to_sys(policy: IceTransportPolicy) -> sys::mrtc_ice_transpo
     match policy {
         IceTransportPolicy::All => sys::MRTC_ICE_TRANSPORT_ALL,
         IceTransportPolicy::Relay => sys::MRTC_ICE_TRANSPORT_RELAY,
+    }
+}
+
+/// The sending half of a bounded event queue read through an mpsc [`Receiver`]: offers
+/// never block (they run on WebRTC's threads), and a full queue cuts the receiver off (it
+/// drains what is queued, then disconnects); see `PEER_QUEUE_EVENTS` for why.
+pub(crate) struct BoundedSender<T> {
+    tx: Mutex<Option<SyncSender<T>>>,
+}
+
+impl<T> BoundedSender<T> {
+    pub(crate) fn new(capacity: usize) -> (BoundedSender<T>, Receiver<T>) {
+        let (tx, rx) = sync_channel(capacity);
+        (
+            BoundedSender {
+                tx: Mutex::new(Some(tx)),
+            },
+            rx,
+        )
+    }
+
+    /// Queues `event`, or returns it when it was not queued (full, cut off, or nobody
+    /// listens), for the caller to drop outside the lock: dropping an event may destroy a
+    /// handle in it.
+    pub(crate) fn offer(&self, event: T) -> Option<T> {
+        let mut slot = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = slot.as_ref()?;
+        match tx.try_send(event) {
+            Ok(()) => None,
+            Err(TrySendError::Full(event) | TrySendError::Disconnected(event)) => {
+                *slot = None;
+                Some(event)
+            }
+        }
     }
 }
 

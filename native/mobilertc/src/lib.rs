@@ -59,17 +59,20 @@ mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use data_channel::{DataChannel, DataChannelEvent, DataChannelInit, DataChannelState, Message};
+pub use data_channel::{
+    DataChannel, DataChannelEvent, DataChannelInit, DataChannelState, Message,
+    DATA_CHANNEL_QUEUE_EVENTS,
+};
 pub use error::{Error, ErrorCode, Result};
 pub use factory::{Factory, FactoryConfig, AUDIO_QUEUE_CHUNKS};
 pub use media::{
     AudioFrame, AudioTrack, I420Frame, RemoteTrack, TrackKind, VideoSource, VideoTrack,
-    VIDEO_QUEUE_FRAMES,
+    MAX_FRAME_SIDE, VIDEO_QUEUE_FRAMES,
 };
 pub use peer::{
     IceCandidate, IceConnectionState, IceGatheringState, IceServer, IceTransportPolicy,
     PeerConnection, PeerConnectionConfig, PeerConnectionState, PeerEvent, SdpType,
-    SessionDescription, SignalingState,
+    SessionDescription, SignalingState, PEER_QUEUE_EVENTS,
 };
 pub use stats::{
     Candidate, CandidatePair, CandidateType, DataChannelStats, InboundRtp, OutboundRtp, Stats,

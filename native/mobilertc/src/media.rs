@@ -16,6 +16,11 @@ use crate::peer::PeerConnection;
 /// (media callbacks must not block WebRTC's decoder thread).
 pub const VIDEO_QUEUE_FRAMES: usize = 30;
 
+/// The largest frame width or height [`VideoSource::push_i420`] accepts (16384): libwebrtc
+/// sizes I420 buffers as a C `int` and its codecs stop below this (VP8: 16383). A plane
+/// whose stride times its rows exceeds `i32::MAX` is refused too.
+pub const MAX_FRAME_SIDE: u32 = sys::MRTC_MAX_FRAME_SIDE;
+
 /// A chunk of interleaved 16-bit PCM (10 ms as WebRTC delivers it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioFrame {
@@ -109,10 +114,15 @@ impl I420Frame {
         let plane_ok = |len: usize, stride: u32, w: u32, h: u32| {
             stride >= w && len as u64 >= u64::from(stride) * u64::from(h)
         };
+        let int_sized =
+            |stride: u32, rows: u32| u64::from(stride) * u64::from(rows) <= i32::MAX as u64;
         if self.width == 0
             || self.height == 0
-            || self.width > i32::MAX as u32
-            || self.height > i32::MAX as u32
+            || self.width > MAX_FRAME_SIDE
+            || self.height > MAX_FRAME_SIDE
+            || !int_sized(self.stride_y, self.height)
+            || !int_sized(self.stride_u, ch)
+            || !int_sized(self.stride_v, ch)
             || !plane_ok(self.y.len(), self.stride_y, self.width, self.height)
             || !plane_ok(self.u.len(), self.stride_u, cw, ch)
             || !plane_ok(self.v.len(), self.stride_v, cw, ch)
@@ -120,8 +130,11 @@ impl I420Frame {
             return Err(Error::invalid(
                 "VideoSource::push_i420",
                 format!(
-                    "plane sizes or strides do not fit a {}x{} frame",
-                    self.width, self.height
+                    "plane sizes or strides do not fit a {}x{} frame (sides up to \
+                     {MAX_FRAME_SIDE}, stride x rows up to {})",
+                    self.width,
+                    self.height,
+                    i32::MAX
                 ),
             ));
         }
@@ -271,6 +284,11 @@ impl VideoSource {
     }
 
     /// Delivers a frame to every track of this source (the planes are copied).
+    ///
+    /// `timestamp_us` may come from any capture clock: the source keeps the spacing of
+    /// consecutive stamps and re-anchors to its own clock when one goes backwards or runs
+    /// more than a second ahead, so a wild stamp cannot stall the stream. Sides beyond
+    /// [`MAX_FRAME_SIDE`] are refused with [`ErrorCode::InvalidArgument`](crate::ErrorCode).
     pub fn push_i420(&self, frame: &I420Frame) -> Result<()> {
         frame.validate()?;
         let raw_frame = frame.as_raw();

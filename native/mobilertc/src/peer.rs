@@ -2,7 +2,7 @@
 
 use std::ffi::c_void;
 use std::ptr::NonNull;
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 use webrtc_sys as sys;
@@ -10,9 +10,17 @@ use webrtc_sys as sys;
 use crate::data_channel::{DataChannel, DataChannelEvent, DataChannelInit};
 use crate::error::{check, Error, Result};
 use crate::factory::{Factory, FactoryInner};
-use crate::ffi::{self, guard, mstr, owned, raw, Completion};
+use crate::ffi::{self, guard, mstr, owned, raw, BoundedSender, Completion};
 use crate::media::{AudioTrack, RemoteTrack, VideoSource, VideoTrack};
 use crate::stats::Stats;
+
+/// How many events a peer's receiver (from [`PeerConnection::new`]) holds unread. Beyond
+/// it the receiver is cut off: it yields the events queued so far, then reports
+/// disconnection while the peer lives on, and later events are dropped (a data channel or
+/// track in a dropped event is destroyed). An app that stops reading its peer's events
+/// learns so instead of missing candidates or states silently, and cannot grow memory
+/// without bound. A call produces a few dozen events; 1024 is far from a normal backlog.
+pub const PEER_QUEUE_EVENTS: usize = 1024;
 
 /// A STUN or TURN server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -233,7 +241,7 @@ pub enum PeerEvent {
 /// The peer observer's user_data. Leaked into the shim at creation; reclaimed after
 /// `mrtc_peer_destroy` returns (the shim runs no peer callback after that).
 struct PeerObserver {
-    tx: Sender<PeerEvent>,
+    tx: BoundedSender<PeerEvent>,
     factory: Arc<FactoryInner>,
 }
 
@@ -300,7 +308,7 @@ impl PeerConnection {
             ice_transport_policy: ffi::policy_to_sys(config.ice_transport_policy),
         };
 
-        let (tx, rx) = channel();
+        let (tx, rx) = BoundedSender::new(PEER_QUEUE_EVENTS);
         let observer = Box::into_raw(Box::new(PeerObserver {
             tx,
             factory: factory.inner.clone(),
@@ -489,7 +497,8 @@ impl PeerConnection {
     }
 
     /// Creates a data channel (`init` `None`: reliable and ordered). Its events arrive on
-    /// the returned receiver, from before it can open, so none is missed.
+    /// the returned receiver, from before it can open, so none is missed. A label or
+    /// protocol over 65,535 bytes (SCTP's limit) is an `InvalidArgument` error.
     pub fn create_data_channel(
         &self,
         label: &str,
@@ -499,11 +508,16 @@ impl PeerConnection {
     }
 
     /// Adds an audio track fed by the factory's capture PCM ([`Factory::push_audio`]).
+    ///
+    /// Track and stream ids go into the SDP (`a=msid`): 1 to 64 RFC 8830 token
+    /// characters (letters, digits and ``!#$%&'*+-.^_`{|}~``; no space, CR or LF), else
+    /// `InvalidArgument`. An empty `stream_id` means no stream.
     pub fn add_audio_track(&self, track_id: &str, stream_id: &str) -> Result<AudioTrack> {
         AudioTrack::add(self, &self.factory, track_id, stream_id)
     }
 
-    /// Adds a video track showing `source`'s frames.
+    /// Adds a video track showing `source`'s frames (ids as in
+    /// [`add_audio_track`](Self::add_audio_track)).
     pub fn add_video_track(
         &self,
         source: &VideoSource,
@@ -563,8 +577,8 @@ unsafe extern "C" fn peer_event_cb(user_data: *mut c_void, event: *const sys::mr
             7 => PeerEvent::RenegotiationNeeded,
             _ => return,
         };
-        // A dropped receiver just means nobody listens any more; the event (and any handle
-        // in it) is dropped, which destroys it.
-        let _ = observer.tx.send(ev);
+        // A dropped or cut-off receiver just means nobody listens any more; the event (and
+        // any handle in it) is dropped, which destroys it.
+        drop(observer.tx.offer(ev));
     });
 }

@@ -34,15 +34,44 @@ void DataChannelObserver::OnBufferedAmountChange(uint64_t /*sent_data_size*/) {
   Emit(ev);
 }
 
-mrtc_data_channel* NewDataChannelHandle(mrtc_factory* factory,
+mrtc_data_channel* NewDataChannelHandle(mrtc_factory* factory, std::weak_ptr<PeerShared> peer,
                                         rtcx::scoped_refptr<webrtc::DataChannelInterface> dc) {
   auto h = std::make_unique<mrtc_data_channel>();
   h->factory = factory;
+  h->peer = std::move(peer);
   h->label = dc->label();
   h->observer = std::make_unique<DataChannelObserver>(dc.get());
   h->dc = std::move(dc);
   return h.release();
 }
+
+namespace {
+
+// libwebrtc's own ceiling (cricket::kSctpSendBufferSize, which a=max-message-size may only
+// lower): used when the transport reports no maximum.
+constexpr uint64_t kSctpSendBufferSize = 256 * 1024;
+
+// The negotiated maximum message size, 0 while unknown. Runs on the signaling thread (the
+// PeerConnection proxy call is then direct; Information() hops to the network thread,
+// which the signaling thread may block on). Cached once the transport is connected.
+uint64_t MaxMessageSize(mrtc_data_channel* dc) {
+  const uint64_t cached = dc->max_message_size.load(std::memory_order_relaxed);
+  if (cached) return cached;
+  auto shared = dc->peer.lock();
+  auto pc = shared ? shared->Pc() : nullptr;
+  if (!pc) return 0;
+  auto transport = pc->GetSctpTransport();
+  if (!transport) return 0;
+  const auto info = transport->Information();
+  if (info.state() != webrtc::SctpTransportState::kConnected) return 0;
+  const auto max = info.MaxMessageSize();
+  const uint64_t value =
+      max && *max >= 1 ? static_cast<uint64_t>(*max) : kSctpSendBufferSize;
+  dc->max_message_size.store(value, std::memory_order_relaxed);
+  return value;
+}
+
+}  // namespace
 
 }  // namespace mrtc
 
@@ -58,6 +87,12 @@ mrtc_status mrtc_peer_create_data_channel(mrtc_peer* peer, mrtc_str label,
   return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
     if (!peer || !out || (!label.ptr && label.len)) return MRTC_ERR_INVALID_ARGUMENT;
     *out = nullptr;
+    // SCTP's open message has 16-bit lengths: longer strings would arrive cut.
+    if (label.len > MRTC_MAX_LABEL_BYTES) return MRTC_ERR_INVALID_ARGUMENT;
+    if (init && (init->protocol.len > MRTC_MAX_LABEL_BYTES ||
+                 (!init->protocol.ptr && init->protocol.len))) {
+      return MRTC_ERR_INVALID_ARGUMENT;
+    }
     webrtc::DataChannelInit config;
     if (init) {
       config.ordered = init->ordered != 0;
@@ -69,8 +104,8 @@ mrtc_status mrtc_peer_create_data_channel(mrtc_peer* peer, mrtc_str label,
       config.negotiated = init->negotiated != 0;
       config.id = init->id;
     }
-    auto pc = peer->shared->Pc();
-    if (!pc || peer->shared->closed) return MRTC_ERR_CLOSED;
+    auto pc = peer->shared->PcIfOpen();
+    if (!pc) return MRTC_ERR_CLOSED;
     const std::string name = mrtc::ToString(label);
     mrtc_status status = MRTC_OK;
     std::unique_ptr<mrtc_data_channel> handle;
@@ -84,7 +119,7 @@ mrtc_status mrtc_peer_create_data_channel(mrtc_peer* peer, mrtc_str label,
         if (status == MRTC_OK) status = MRTC_ERR_INTERNAL;
         return;
       }
-      handle.reset(mrtc::NewDataChannelHandle(peer->factory, result.MoveValue()));
+      handle.reset(mrtc::NewDataChannelHandle(peer->factory, peer->shared, result.MoveValue()));
       handle->observer->Set(cb, user_data);
       handle->dc->RegisterObserver(handle->observer.get());
       handle->registered = true;
@@ -131,6 +166,12 @@ mrtc_status mrtc_data_channel_send(mrtc_data_channel* dc, const uint8_t* data, s
                                                                      : MRTC_ERR_CLOSED;
         return;
       }
+      // Over the maximum, libwebrtc fails the send by closing the channel.
+      const uint64_t max = mrtc::MaxMessageSize(dc);
+      if (max && len > max) {
+        status = MRTC_ERR_INVALID_ARGUMENT;
+        return;
+      }
 #if MRTC_HAS_SEND_ASYNC
       if (dc->dc->buffered_amount() + len > webrtc::DataChannelInterface::MaxSendQueueSize()) {
         status = MRTC_ERR_BUFFER_FULL;
@@ -151,6 +192,15 @@ mrtc_status mrtc_data_channel_send(mrtc_data_channel* dc, const uint8_t* data, s
 
 uint64_t mrtc_data_channel_buffered_amount(mrtc_data_channel* dc) {
   return Guard<uint64_t>(0, [&]() -> uint64_t { return dc ? dc->dc->buffered_amount() : 0; });
+}
+
+uint64_t mrtc_data_channel_max_message_size(mrtc_data_channel* dc) {
+  return Guard<uint64_t>(0, [&]() -> uint64_t {
+    if (!dc) return 0;
+    uint64_t max = 0;
+    mrtc::RunOn(dc->factory->signaling.get(), [&] { max = mrtc::MaxMessageSize(dc); });
+    return max;
+  });
 }
 
 mrtc_data_channel_state mrtc_data_channel_state_get(mrtc_data_channel* dc) {

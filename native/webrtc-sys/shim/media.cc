@@ -26,7 +26,9 @@ class VideoSource : public rtcx::AdaptedVideoTrackSource {
   bool remote() const override { return false; }
 
   void Push(const mrtc_i420_frame& f) {
-    const int64_t ts = f.timestamp_us ? f.timestamp_us : rtcx::TimeMicros();
+    // One push at a time: timestamps leave in the order they were assigned.
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t ts = Timestamp(f.timestamp_us);
     int adapted_w, adapted_h, crop_w, crop_h, crop_x, crop_y;
     if (!AdaptFrame(f.width, f.height, ts, &adapted_w, &adapted_h, &crop_w, &crop_h, &crop_x,
                     &crop_y)) {
@@ -43,7 +45,57 @@ class VideoSource : public rtcx::AdaptedVideoTrackSource {
                 .set_rotation(webrtc::kVideoRotation_0)
                 .build());
   }
+
+ private:
+  // How far an app stamp may run ahead of the source's clock before it re-anchors.
+  static constexpr int64_t kMaxLeadUs = 1000000;
+
+  // Maps the app's capture stamp onto rtc::TimeMicros(): the app's clock may have any
+  // epoch, but libwebrtc (the adapter, the encoder's rate control) drops frames that are
+  // not newer than the last one, so one far-future stamp used to freeze the video for
+  // good (and stamps near the int64 limits overflow its nanosecond arithmetic). Keeps the
+  // app's spacing; re-anchors to now when a stamp goes backwards or leads by over 1 s.
+  int64_t Timestamp(int64_t app_us) {
+    const int64_t now = rtcx::TimeMicros();
+    int64_t ts = now;
+    if (app_us != 0) {
+      int64_t mapped;
+      if (have_offset_ && !__builtin_add_overflow(app_us, offset_, &mapped) &&
+          mapped > last_us_ && mapped <= now + kMaxLeadUs) {
+        ts = mapped;
+      } else {
+        have_offset_ = !__builtin_sub_overflow(now, app_us, &offset_);
+      }
+    }
+    if (ts <= last_us_) ts = last_us_ + 1;
+    last_us_ = ts;
+    return ts;
+  }
+
+  std::mutex mu_;
+  bool have_offset_ = false;
+  int64_t offset_ = 0;
+  int64_t last_us_ = 0;
 };
+
+// Track and stream ids end up in SDP lines (a=msid): RFC 8830 token characters only.
+bool ValidId(mrtc_str id, bool allow_empty) {
+  if (!id.len) return allow_empty;
+  if (!id.ptr || id.len > MRTC_MAX_ID_BYTES) return false;
+  for (size_t i = 0; i < id.len; ++i) {
+    const unsigned char c = static_cast<unsigned char>(id.ptr[i]);
+    const bool token = c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2A || c == 0x2B ||
+                       c == 0x2D || c == 0x2E || (c >= 0x30 && c <= 0x39) ||
+                       (c >= 0x41 && c <= 0x5A) || (c >= 0x5E && c <= 0x7E);
+    if (!token) return false;
+  }
+  return true;
+}
+
+// A plane of `rows` rows `stride` bytes apart must fit libwebrtc's int arithmetic.
+bool PlaneFits(int32_t stride, int32_t rows) {
+  return static_cast<int64_t>(stride) * rows <= INT32_MAX;
+}
 
 // Remote audio of one track, as delivered by WebRTC while the device plays out.
 class AudioSink : public webrtc::AudioTrackSinkInterface {
@@ -137,8 +189,8 @@ namespace {
 // AddTrack + error mapping shared by audio and video.
 template <typename Handle, typename TrackPtr>
 mrtc_status AddTrack(mrtc_peer* peer, TrackPtr track, mrtc_str stream_id, Handle** out) {
-  auto pc = peer->shared->Pc();
-  if (!pc || peer->shared->closed) return MRTC_ERR_CLOSED;
+  auto pc = peer->shared->PcIfOpen();
+  if (!pc) return MRTC_ERR_CLOSED;
   std::vector<std::string> streams;
   if (stream_id.len) streams.push_back(mrtc::ToString(stream_id));
   auto result = pc->AddTrack(track, streams);
@@ -163,12 +215,24 @@ mrtc_status mrtc_peer_add_audio_track(mrtc_peer* peer, mrtc_str track_id, mrtc_s
   return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
     if (!peer || !out) return MRTC_ERR_INVALID_ARGUMENT;
     *out = nullptr;
+    if (!mrtc::ValidId(track_id, false) || !mrtc::ValidId(stream_id, true)) {
+      return MRTC_ERR_INVALID_ARGUMENT;
+    }
     mrtc_factory* f = peer->factory;
     rtcx::scoped_refptr<webrtc::AudioSourceInterface> source;
     {
-      // The device's capture feeds every sending audio stream; one source serves all tracks.
       std::lock_guard<std::mutex> lock(f->audio_source_mu);
-      if (!f->audio_source) f->audio_source = f->pcf->CreateAudioSource(cricketx::AudioOptions());
+      source = f->audio_source;
+    }
+    if (!source) {
+      // The device's capture feeds every sending audio stream; one source serves all
+      // tracks. Created without the lock held: CreateAudioSource waits for the signaling
+      // thread, which may itself be waiting for this lock (a completion adding a track
+      // there while the app adds the factory's first one). Two racing creators keep the
+      // first one stored.
+      auto created = f->pcf->CreateAudioSource(cricketx::AudioOptions());
+      std::lock_guard<std::mutex> lock(f->audio_source_mu);
+      if (!f->audio_source) f->audio_source = created;
       source = f->audio_source;
     }
     if (!source) return MRTC_ERR_INTERNAL;
@@ -204,7 +268,13 @@ mrtc_status mrtc_video_source_push_i420(mrtc_video_source* source, const mrtc_i4
       return MRTC_ERR_INVALID_ARGUMENT;
     }
     const int chroma_w = (f->width + 1) / 2;
+    const int chroma_h = (f->height + 1) / 2;
     if (f->stride_y < f->width || f->stride_u < chroma_w || f->stride_v < chroma_w) {
+      return MRTC_ERR_INVALID_ARGUMENT;
+    }
+    if (f->width > MRTC_MAX_FRAME_SIDE || f->height > MRTC_MAX_FRAME_SIDE ||
+        !mrtc::PlaneFits(f->stride_y, f->height) || !mrtc::PlaneFits(f->stride_u, chroma_h) ||
+        !mrtc::PlaneFits(f->stride_v, chroma_h)) {
       return MRTC_ERR_INVALID_ARGUMENT;
     }
     source->source->Push(*f);
@@ -222,6 +292,9 @@ mrtc_status mrtc_peer_add_video_track(mrtc_peer* peer, mrtc_video_source* source
   return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
     if (!peer || !source || !out) return MRTC_ERR_INVALID_ARGUMENT;
     *out = nullptr;
+    if (!mrtc::ValidId(track_id, false) || !mrtc::ValidId(stream_id, true)) {
+      return MRTC_ERR_INVALID_ARGUMENT;
+    }
 #if MRTC_VIDEO_TRACK_REFPTR_FIRST
     auto track = peer->factory->pcf->CreateVideoTrack(source->source, mrtc::ToString(track_id));
 #else

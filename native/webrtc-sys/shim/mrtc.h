@@ -34,6 +34,17 @@ typedef enum mrtc_status {
   MRTC_ERR_INTERNAL = 6,
 } mrtc_status;
 
+/* Limits the shim enforces (MRTC_ERR_INVALID_ARGUMENT beyond them). */
+/* Frame width and height: libwebrtc sizes I420 buffers as a C int and its codecs stop
+ * well below this (VP8: 16383); 16384^2 * 1.5 bytes fits an int with room to spare. A plane
+ * whose stride times its rows exceeds INT32_MAX is refused as well. */
+#define MRTC_MAX_FRAME_SIDE 16384
+/* Data channel label and protocol: SCTP's open message carries 16-bit lengths. */
+#define MRTC_MAX_LABEL_BYTES 65535
+/* Track and stream ids: RFC 8830 msid tokens, 1..64 of
+ * ! # $ % & ' * + - . 0-9 A-Z ^ _ ` a-z { | } ~ (no space, CR, LF: they end up in SDP lines). */
+#define MRTC_MAX_ID_BYTES 64
+
 typedef struct mrtc_str {
   const char* ptr;
   size_t len;
@@ -319,6 +330,10 @@ void mrtc_data_channel_set_observer(mrtc_data_channel* dc, mrtc_data_channel_cb 
 mrtc_status mrtc_data_channel_send(mrtc_data_channel* dc, const uint8_t* data, size_t len, int binary);
 uint64_t mrtc_data_channel_buffered_amount(mrtc_data_channel* dc);
 mrtc_data_channel_state mrtc_data_channel_state_get(mrtc_data_channel* dc);
+/* The largest message the remote side accepts (its SDP's a=max-message-size as libwebrtc
+ * negotiated it), 0 while unknown (not connected yet). mrtc_data_channel_send refuses a
+ * larger message with MRTC_ERR_INVALID_ARGUMENT (libwebrtc would close the channel). */
+uint64_t mrtc_data_channel_max_message_size(mrtc_data_channel* dc);
 /* Label; valid until the channel is destroyed. */
 mrtc_str mrtc_data_channel_label(mrtc_data_channel* dc);
 int32_t mrtc_data_channel_id(mrtc_data_channel* dc);
@@ -350,7 +365,10 @@ typedef struct mrtc_i420_frame {
 typedef void (*mrtc_video_cb)(void* user_data, const mrtc_i420_frame* frame);
 
 mrtc_status mrtc_video_source_create(mrtc_factory* factory, mrtc_video_source** out);
-/* Copies the planes; timestamp_us 0 = now. */
+/* Copies the planes. timestamp_us 0 = now; otherwise the app's capture clock, of any
+ * epoch: the source keeps the spacing of consecutive stamps on its own monotonic clock and
+ * re-anchors to "now" when a stamp goes backwards or runs more than 1 s ahead, so one wild
+ * stamp costs at most one frame's timing, never the stream. */
 mrtc_status mrtc_video_source_push_i420(mrtc_video_source* source, const mrtc_i420_frame* frame);
 void mrtc_video_source_destroy(mrtc_video_source* source);
 

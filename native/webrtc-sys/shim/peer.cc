@@ -249,7 +249,7 @@ void PeerObserver::OnIceCandidate(const webrtc::IceCandidateInterface* candidate
 
 void PeerObserver::OnDataChannel(rtcx::scoped_refptr<webrtc::DataChannelInterface> channel) {
   if (!channel) return;
-  std::unique_ptr<mrtc_data_channel> dc(NewDataChannelHandle(factory_, channel));
+  std::unique_ptr<mrtc_data_channel> dc(NewDataChannelHandle(factory_, shared_, channel));
   std::lock_guard<std::recursive_mutex> lock(shared_->mu);
   if (!shared_->alive || !shared_->event_cb) return;  // nobody to own it: released here
   mrtc_peer_event ev{};

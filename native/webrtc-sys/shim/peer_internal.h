@@ -2,6 +2,8 @@
 #ifndef MOBILERTC_PEER_INTERNAL_H
 #define MOBILERTC_PEER_INTERNAL_H
 
+#include <atomic>
+
 #include "mrtc_internal.h"
 
 namespace mrtc {
@@ -41,6 +43,11 @@ struct PeerShared {
   rtcx::scoped_refptr<webrtc::PeerConnectionInterface> Pc() {
     std::lock_guard<std::recursive_mutex> lock(mu);
     return pc;
+  }
+  // The connection unless close or destroy started (`closed` is written under `mu`).
+  rtcx::scoped_refptr<webrtc::PeerConnectionInterface> PcIfOpen() {
+    std::lock_guard<std::recursive_mutex> lock(mu);
+    return closed ? nullptr : pc;
   }
 };
 
@@ -108,6 +115,10 @@ struct mrtc_peer {
 
 struct mrtc_data_channel {
   mrtc_factory* factory = nullptr;
+  // The peer it belongs to (for the negotiated maximum message size).
+  std::weak_ptr<mrtc::PeerShared> peer;
+  // Cached once known while connected; 0 = not known yet.
+  std::atomic<uint64_t> max_message_size{0};
   rtcx::scoped_refptr<webrtc::DataChannelInterface> dc;
   std::unique_ptr<mrtc::DataChannelObserver> observer;
   bool registered = false;
@@ -125,7 +136,7 @@ struct mrtc_remote_track {
 };
 
 namespace mrtc {
-mrtc_data_channel* NewDataChannelHandle(mrtc_factory* factory,
+mrtc_data_channel* NewDataChannelHandle(mrtc_factory* factory, std::weak_ptr<PeerShared> peer,
                                         rtcx::scoped_refptr<webrtc::DataChannelInterface> dc);
 mrtc_remote_track* NewRemoteTrackHandle(
     mrtc_factory* factory, rtcx::scoped_refptr<webrtc::MediaStreamTrackInterface> track);
