@@ -4,6 +4,10 @@
 
 pub mod coturn;
 pub mod lab;
+/// The calling app's own "did media flow for the whole call" check, shared source so the
+/// lab judges a call exactly as the app's tests do (without linking libwebrtc).
+#[path = "../../native/call/src/media_flow.rs"]
+pub mod media_flow;
 pub mod netcheck;
 pub mod run;
 pub mod scenario;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::coturn::{self, Usage};
 use crate::lab::{tail_file, wait_for_text, Lab};
@@ -205,8 +206,11 @@ pub fn problems(s: Scenario, caller: &Summary, callee: &Summary, turn: &Usage) -
             continue;
         };
         let ok = match s {
+            // No NAT: both ends are host addresses. The remote one may be learnt from an
+            // incoming check before its candidate arrives through signaling (peer-reflexive,
+            // the same address): seen on a loaded machine, and still a direct local path.
             Scenario::Local | Scenario::StunUnreachable => {
-                l == CandidateType::Host && r == CandidateType::Host
+                l == CandidateType::Host && (r == CandidateType::Host || r == CandidateType::Prflx)
             }
             // Through stable NATs one side at least is the STUN address; the other may show up
             // as peer-reflexive (learnt from the checks): never host/host, never relay.
@@ -240,6 +244,13 @@ pub fn problems(s: Scenario, caller: &Summary, callee: &Summary, turn: &Usage) -
             "callee: the {TONE_HZ} Hz tone was not detected in its recording ({:?})",
             callee.tone_detected
         ));
+    }
+    // A tone found in the last second is not enough: the audio must have flowed for the
+    // whole call (a relay that lost 96% of it after 150 ms once passed the tone check).
+    if callee.raw != Value::Null && caller.raw != Value::Null {
+        for problem in crate::media_flow::audio_problems(&callee.raw, &caller.raw) {
+            p.push(format!("callee: {problem}"));
+        }
     }
     match s {
         Scenario::Relay => {
@@ -448,6 +459,9 @@ mod tests {
         let cases = [
             (Scenario::Local, (Host, Host), Usage::default(), true),
             (Scenario::Local, (Srflx, Host), Usage::default(), false),
+            (Scenario::Local, (Host, Prflx), Usage::default(), true),
+            (Scenario::Local, (Prflx, Host), Usage::default(), false),
+            (Scenario::Local, (Host, Relay), Usage::default(), false),
             (
                 Scenario::StunUnreachable,
                 (Host, Host),

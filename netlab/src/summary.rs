@@ -60,6 +60,9 @@ pub struct Summary {
     pub tone_detected: Option<bool>,
     /// The expected tone's share of the received audio's energy (Goertzel).
     pub tone_ratio: Option<f64>,
+    /// The whole summary, for checks that read more of it (`media_flow`).
+    #[serde(skip)]
+    pub raw: Value,
 }
 
 impl Summary {
@@ -116,6 +119,7 @@ fn from_value(v: &Value) -> Result<Summary> {
         tone_ratio: v
             .pointer("/audio/received/expected_ratio")
             .and_then(Value::as_f64),
+        raw: v.clone(),
     })
 }
 
@@ -152,6 +156,7 @@ mod tests {
                 chat_received: vec!["hello from the caller (relay)".into()],
                 tone_detected: Some(true),
                 tone_ratio: Some(0.91),
+                raw: serde_json::from_str(RELAYED).unwrap(),
             }
         );
     }

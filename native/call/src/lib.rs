@@ -25,6 +25,7 @@
 
 pub mod audio;
 mod call;
+pub mod media_flow;
 pub mod signal;
 mod summary;
 pub mod video;

@@ -176,6 +176,12 @@ fn two_processes_call_through_the_server() {
         let t = &s["timings_ms"];
         assert!(t["joined"].as_u64().unwrap() <= t["connected"].as_u64().unwrap());
     }
+    // Audio flowed for the whole call, both ways: packets against what the other side
+    // sent, audible for most of the connected time.
+    for (receiver, sender) in [(&sa, &sb), (&sb, &sa)] {
+        let problems = mobilertc_call::media_flow::audio_problems(receiver, sender);
+        assert!(problems.is_empty(), "{problems:?}\n{receiver:#}");
+    }
     assert_eq!(sa["audio"]["received"]["dominant_hz"], 440.0);
     assert_eq!(sb["audio"]["received"]["dominant_hz"], 660.0);
     assert_eq!(
