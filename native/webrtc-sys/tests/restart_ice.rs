@@ -71,9 +71,14 @@ fn ufrag(sdp: &str) -> String {
         .to_owned()
 }
 
-unsafe fn peer(factory: *mut mrtc_factory, events: &Sender<mrtc_peer_event_kind>) -> *mut mrtc_peer {
+unsafe fn peer(
+    factory: *mut mrtc_factory,
+    events: &Sender<mrtc_peer_event_kind>,
+) -> *mut mrtc_peer {
     let mut p = ptr::null_mut();
-    let ud = (events as *const Sender<mrtc_peer_event_kind>).cast_mut().cast();
+    let ud = (events as *const Sender<mrtc_peer_event_kind>)
+        .cast_mut()
+        .cast();
     let config = mrtc_peer_config::default();
     assert_eq!(
         mrtc_peer_create(factory, &config, Some(on_event), ud, &mut p),
