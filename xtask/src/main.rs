@@ -19,6 +19,7 @@ mod run;
 mod sdk;
 mod state;
 mod test;
+mod upstream_leg;
 
 #[derive(Parser)]
 #[command(

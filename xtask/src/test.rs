@@ -121,6 +121,11 @@ pub struct TestArgs {
     /// when both are there.
     #[arg(long)]
     pub asan: bool,
+    /// Also run the call tests on upstream libwebrtc (M150 from the pinned Chromium release,
+    /// built once into a cache outside the clone: ~1 GB download, ~25 min on 2 cores the
+    /// first time). `--ci` includes it. See docs/build.md#the-upstream-test-leg.
+    #[arg(long)]
+    pub upstream: bool,
     /// Print the plan and run nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -149,6 +154,8 @@ pub enum Step {
     },
     LeakCheck,
     Asan,
+    /// The upstream leg (`--upstream`, `--ci`): crate::upstream_leg.
+    Upstream(crate::upstream_leg::Step, crate::upstream_leg::Leg),
     /// A step `--ci` would run but this host cannot, and why.
     Skipped {
         what: &'static str,
@@ -201,6 +208,7 @@ impl fmt::Display for Step {
             ),
             Step::Asan => write!(f, "{ASAN_ENV} {ASAN_TEST}"),
             Step::Skipped { what, why } => write!(f, "skipped: {what} ({why})"),
+            Step::Upstream(step, leg) => step.show(leg, f),
             Step::LeakCheck => write!(
                 f,
                 "MOBILERTC_CYCLES={LEAK_CHECK_CYCLES} cargo test -p mobilertc --test lifecycle (under {VALGRIND})"
@@ -221,6 +229,11 @@ pub struct HostFacts {
     pub sdk_dir_from_env: bool,
     /// Why the AddressSanitizer run cannot happen here (`None`: it can).
     pub asan_unavailable: Option<String>,
+    /// The SDK already at the default location is a `source` one (`cargo xtask build`):
+    /// test against it instead of overwriting it with the distro SDK.
+    pub source_sdk_present: bool,
+    /// Where the upstream leg would run (`None`: no cache dir could be found).
+    pub upstream: Option<crate::upstream_leg::Leg>,
 }
 
 /// The sanitizer run: Rust through `-Zsanitizer` (nightly only), the shim through clang's
@@ -258,6 +271,14 @@ pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
     });
     if args.ci || args.leak_check {
         steps.push(Step::LeakCheck);
+    }
+    if args.upstream {
+        let leg = facts.upstream.clone().context(
+            "the upstream leg needs a cache directory outside the clone: set MOBILERTC_UPSTREAM_DIR (or HOME/XDG_CACHE_HOME)",
+        )?;
+        for step in crate::upstream_leg::STEPS {
+            steps.push(Step::Upstream(step, leg.clone()));
+        }
     }
     match (&facts.asan_unavailable, args.asan, args.ci) {
         (None, true, _) | (None, _, true) => steps.push(Step::Asan),
@@ -303,7 +324,7 @@ pub fn host_steps(no_install: bool, yes: bool, facts: &HostFacts) -> Result<Vec<
         }
         steps.push(install);
     }
-    if !facts.sdk_dir_from_env {
+    if !facts.sdk_dir_from_env && !facts.source_sdk_present {
         steps.push(Step::WriteSystemSdk);
     }
     Ok(steps)
@@ -343,6 +364,30 @@ fn asan_unavailable(sh: &Shell) -> Option<String> {
         );
     }
     None
+}
+
+/// The default SDK dir of this host holds a `source` SDK (a `cargo xtask build`).
+fn source_sdk_present() -> bool {
+    let root = crate::project_root();
+    let Ok(triple) = host_triple(&Shell::new().expect("a shell")) else {
+        return false;
+    };
+    webrtc_sdk::Manifest::load(&webrtc_sdk::default_sdk_dir(&root, &triple))
+        .is_ok_and(|m| m.provider == webrtc_sdk::Provider::Source)
+}
+
+fn upstream_leg(sh: &Shell) -> Option<crate::upstream_leg::Leg> {
+    let root = crate::project_root();
+    let host = crate::host::Host::from_process(root.clone());
+    let cfg = crate::config::Config::load(&root, &host, &Default::default()).ok()?;
+    let cache = crate::upstream_leg::cache_root(|k| std::env::var(k).ok())?;
+    let triple = host_triple(sh).ok()?;
+    Some(crate::upstream_leg::Leg::new(
+        &cache,
+        &root,
+        &cfg.revision,
+        &triple,
+    ))
 }
 
 /// Ask on the terminal whether to run `command`; only "y"/"yes" is a yes.
@@ -389,6 +434,8 @@ pub fn host_facts(sh: &Shell, packages: &[&[(&str, &str)]]) -> HostFacts {
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         sdk_dir_from_env: std::env::var_os(webrtc_sdk::SDK_DIR_ENV).is_some(),
         asan_unavailable: asan_unavailable(sh),
+        source_sdk_present: source_sdk_present(),
+        upstream: upstream_leg(sh),
     };
     if facts.missing_packages.is_none() {
         eprintln!(
@@ -508,6 +555,7 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             cmd!(sh, "cargo test --workspace --locked {sep...} {extra...}").run()?
         }
         Step::Skipped { .. } => {}
+        Step::Upstream(step, leg) => step.execute(sh, leg, REQUIRE_VARS)?,
         Step::Asan => {
             let _f = [
                 sh.push_env("RUSTFLAGS", "-Zsanitizer=address"),
@@ -557,6 +605,7 @@ mod tests {
             ci: false,
             leak_check: false,
             asan: false,
+            upstream: false,
             dry_run: false,
             cargo_args: vec![],
         }
@@ -570,6 +619,8 @@ mod tests {
             interactive: false,
             sdk_dir_from_env: false,
             asan_unavailable: None,
+            source_sdk_present: false,
+            upstream: None,
         };
         let steps = plan(&TestArgs { ci: true, ..args() }, &facts).unwrap();
         let shown: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
@@ -589,6 +640,61 @@ mod tests {
     }
 
     #[test]
+    fn upstream_leg_runs_after_the_workspace_tests_and_keeps_a_source_sdk() {
+        let leg = crate::upstream_leg::Leg::new(
+            std::path::Path::new("/cache"),
+            std::path::Path::new("/ws"),
+            "1f975dfd761af6e5d76d28333191973b258d82a8",
+            "x86_64-unknown-linux-gnu",
+        );
+        let mut facts = HostFacts {
+            missing_packages: Some(vec![]),
+            is_root: true,
+            interactive: false,
+            sdk_dir_from_env: false,
+            asan_unavailable: Some("no nightly".into()),
+            source_sdk_present: true,
+            upstream: Some(leg),
+        };
+        let steps = plan(
+            &TestArgs {
+                upstream: true,
+                ..args()
+            },
+            &facts,
+        )
+        .unwrap();
+        let shown: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+        // A `cargo xtask build` SDK at the default place is tested, not overwritten.
+        assert!(
+            !shown.iter().any(|s| s.contains("--provider system")),
+            "{shown:#?}"
+        );
+        let tail: Vec<&str> = shown[shown.len() - 3..]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                "upstream: cargo xtask fetch-webrtc --debian-source --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock",
+                "upstream: cargo xtask build --target linux --sdk-only --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock --sdk-root /ws/.mobilertc/sdk-upstream",
+                "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream cargo build (call, signaling) && cargo test -p mobilertc -p mobilertc-call -p mobilertc-netlab -p mobilertc-e2e",
+            ]
+        );
+        facts.upstream = None;
+        let err = plan(
+            &TestArgs {
+                upstream: true,
+                ..args()
+            },
+            &facts,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("MOBILERTC_UPSTREAM_DIR"), "{err}");
+    }
+
+    #[test]
     fn asan_is_skipped_in_ci_but_required_when_asked() {
         let facts = HostFacts {
             missing_packages: Some(vec![]),
@@ -596,6 +702,8 @@ mod tests {
             interactive: false,
             sdk_dir_from_env: true,
             asan_unavailable: Some("no nightly".into()),
+            source_sdk_present: false,
+            upstream: None,
         };
         let ci = plan(&TestArgs { ci: true, ..args() }, &facts).unwrap();
         assert_eq!(
@@ -621,6 +729,8 @@ mod tests {
             interactive: false,
             sdk_dir_from_env: false,
             asan_unavailable: None,
+            source_sdk_present: false,
+            upstream: None,
         };
         let err = plan(&args(), &facts).unwrap_err().to_string();
         assert!(
@@ -639,6 +749,8 @@ mod tests {
             interactive: false,
             sdk_dir_from_env: true,
             asan_unavailable: None,
+            source_sdk_present: false,
+            upstream: None,
         };
         let steps = plan(
             &TestArgs {
@@ -668,6 +780,8 @@ mod tests {
             interactive: true,
             sdk_dir_from_env: true,
             asan_unavailable: None,
+            source_sdk_present: false,
+            upstream: None,
         };
         let asks = plan(&args(), &facts).unwrap();
         assert_eq!(

@@ -1,0 +1,199 @@
+//! `cargo xtask test --upstream` (and `--ci`): the call tests on upstream libwebrtc, built
+//! here from the pinned Chromium release (Debian's source package), beside the distro leg.
+//!
+//! fetch-webrtc --debian-source → build --target linux --sdk-only → the call, lifecycle,
+//! hostile-input, calling-app, netlab and browser tests against that SDK. The checkout and
+//! its out/ dir live outside the clone, in a cache keyed by the pinned WebRTC revision
+//! (gn gen and ninja then skip what is unchanged), so a rerun on the same machine does not
+//! compile libwebrtc again; a fresh machine builds it once (~25 min on 2 cores).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use xshell::{cmd, Shell};
+
+/// Where the upstream checkout and its build go.
+pub const DIR_ENV: &str = "MOBILERTC_UPSTREAM_DIR";
+
+/// The leg's places, all derived from the pin and the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leg {
+    /// fetch-webrtc's --work-dir (the checkout, out/, its lock file).
+    pub work_dir: PathBuf,
+    /// build's --sdk-root; the SDK is `<sdk_root>/<triple>`.
+    pub sdk_root: PathBuf,
+    /// cargo's target dir for the upstream-linked test binaries (kept apart from the
+    /// distro-linked ones so neither rebuilds the other).
+    pub target_dir: PathBuf,
+    pub triple: String,
+}
+
+/// The cache root: `$MOBILERTC_UPSTREAM_DIR`, else `$XDG_CACHE_HOME/mobilertc`, else
+/// `~/.cache/mobilertc` (outside the clone: CI clones are fresh, the cache need not be).
+pub fn cache_root(var: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(d) = var(DIR_ENV).filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = var("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(Path::new(&d).join("mobilertc"));
+    }
+    var("HOME")
+        .filter(|d| !d.is_empty())
+        .map(|h| Path::new(&h).join(".cache/mobilertc"))
+}
+
+impl Leg {
+    /// A pure function of the cache root, the workspace, the pinned revision and the host.
+    pub fn new(cache: &Path, workspace: &Path, revision: &str, triple: &str) -> Leg {
+        let key: String = revision.chars().take(12).collect();
+        Leg {
+            work_dir: cache.join(format!("upstream-{key}")),
+            sdk_root: workspace.join(".mobilertc/sdk-upstream"),
+            target_dir: workspace.join("target/upstream"),
+            triple: triple.to_owned(),
+        }
+    }
+
+    pub fn sdk_dir(&self) -> PathBuf {
+        self.sdk_root.join(&self.triple)
+    }
+
+    fn lock_file(&self) -> PathBuf {
+        self.work_dir.join("webrtc.lock")
+    }
+}
+
+/// The leg's steps, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Fetch,
+    Build,
+    Tests,
+}
+
+pub const STEPS: [Step; 3] = [Step::Fetch, Step::Build, Step::Tests];
+
+/// What the tests run on the upstream SDK: every call test, not the pipeline's own tests
+/// (they don't depend on which libwebrtc is linked).
+const TEST_PACKAGES: &[&str] = &[
+    "-p",
+    "mobilertc",
+    "-p",
+    "mobilertc-call",
+    "-p",
+    "mobilertc-netlab",
+    "-p",
+    "mobilertc-e2e",
+];
+
+impl Step {
+    pub fn show(&self, leg: &Leg, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = leg.work_dir.display();
+        match self {
+            Step::Fetch => write!(
+                f,
+                "upstream: cargo xtask fetch-webrtc --debian-source --work-dir {w} --lock-file {}",
+                leg.lock_file().display()
+            ),
+            Step::Build => write!(
+                f,
+                "upstream: cargo xtask build --target linux --sdk-only --work-dir {w} --lock-file {} --sdk-root {}",
+                leg.lock_file().display(),
+                leg.sdk_root.display()
+            ),
+            Step::Tests => write!(
+                f,
+                "upstream: WEBRTC_SDK_DIR={} CARGO_TARGET_DIR={} cargo build (call, signaling) && cargo test {}",
+                leg.sdk_dir().display(),
+                leg.target_dir.display(),
+                TEST_PACKAGES.join(" ")
+            ),
+        }
+    }
+
+    pub fn execute(&self, sh: &Shell, leg: &Leg, require_vars: &[&str]) -> Result<()> {
+        let xtask: PathBuf = std::env::current_exe().context("locating the xtask binary")?;
+        let (w, lock, sdk_root) = (&leg.work_dir, leg.lock_file(), &leg.sdk_root);
+        match self {
+            Step::Fetch => {
+                std::fs::create_dir_all(w).with_context(|| format!("creating {}", w.display()))?;
+                cmd!(
+                    sh,
+                    "{xtask} fetch-webrtc --debian-source --work-dir {w} --lock-file {lock}"
+                )
+                .run()?;
+            }
+            Step::Build => cmd!(
+                sh,
+                "{xtask} build --target linux --sdk-only --work-dir {w} --lock-file {lock} --sdk-root {sdk_root}"
+            )
+            .run()?,
+            Step::Tests => {
+                let manifest = webrtc_sdk::Manifest::load(&leg.sdk_dir())?;
+                eprintln!(
+                    "upstream SDK: provider {}, M{}, {}",
+                    manifest.provider, manifest.webrtc.milestone, manifest.webrtc.revision
+                );
+                let bins = leg.target_dir.join("debug");
+                let _env = [
+                    sh.push_env(webrtc_sdk::SDK_DIR_ENV, leg.sdk_dir()),
+                    sh.push_env("CARGO_TARGET_DIR", &leg.target_dir),
+                    sh.push_env("MOBILERTC_CALL_BIN", bins.join("call")),
+                    sh.push_env("MOBILERTC_SIGNALING_BIN", bins.join("mobilertc-signaling")),
+                ];
+                let _require: Vec<_> = require_vars.iter().map(|v| sh.push_env(v, "1")).collect();
+                cmd!(
+                    sh,
+                    "cargo build --locked -p mobilertc-call -p mobilertc-signaling --bins"
+                )
+                .run()?;
+                cmd!(sh, "cargo test --locked {TEST_PACKAGES...}").run()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_is_outside_the_clone_and_keyed_by_the_pin() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            cache_root(env(&[(DIR_ENV, "/ci/cache"), ("HOME", "/root")])),
+            Some(PathBuf::from("/ci/cache"))
+        );
+        assert_eq!(
+            cache_root(env(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/root")])),
+            Some(PathBuf::from("/x/mobilertc"))
+        );
+        assert_eq!(
+            cache_root(env(&[("HOME", "/root")])),
+            Some(PathBuf::from("/root/.cache/mobilertc"))
+        );
+        assert_eq!(cache_root(env(&[])), None);
+
+        let leg = Leg::new(
+            Path::new("/c"),
+            Path::new("/ws"),
+            "1f975dfd761af6e5d76d28333191973b258d82a8",
+            "x86_64-unknown-linux-gnu",
+        );
+        assert_eq!(leg.work_dir, PathBuf::from("/c/upstream-1f975dfd761a"));
+        assert_eq!(
+            leg.sdk_dir(),
+            PathBuf::from("/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu")
+        );
+        assert_eq!(leg.target_dir, PathBuf::from("/ws/target/upstream"));
+    }
+}
