@@ -51,6 +51,17 @@ void AudioBridge::Render(const int16_t* pcm, size_t samples) {
   }
 }
 
+rtcx::scoped_refptr<rtcx::RTCCertificate> FactoryCertificate(mrtc_factory* factory) {
+  std::lock_guard<std::mutex> lock(factory->certificate_mu);
+  const uint64_t now_ms = static_cast<uint64_t>(rtcx::TimeMillis());
+  if (!factory->certificate || factory->certificate->HasExpired(now_ms)) {
+    // ECDSA P-256, libwebrtc's default key type; default lifetime (30 days).
+    factory->certificate =
+        rtcx::RTCCertificateGenerator::GenerateCertificate(rtcx::KeyParams::ECDSA(), {});
+  }
+  return factory->certificate;
+}
+
 }  // namespace mrtc
 
 extern "C" {

@@ -43,6 +43,7 @@
 #include "media/base/adapted_video_track_source.h"
 #include "rtc_base/logging.h"
 #include "rtc_base/ref_counted_object.h"
+#include "rtc_base/rtc_certificate_generator.h"
 #include "rtc_base/ssl_adapter.h"
 #include "rtc_base/thread.h"
 
@@ -158,6 +159,11 @@ class AudioBridge {
 rtcx::scoped_refptr<webrtc::AudioDeviceModule> CreateBridgeAudioDevice(
     std::shared_ptr<AudioBridge> bridge);
 
+// The DTLS certificate every peer of `factory` presents (factory.cc): made once, remade
+// when it has expired. Generating one per connection was the largest single cost of a
+// data-channel setup.
+rtcx::scoped_refptr<rtcx::RTCCertificate> FactoryCertificate(mrtc_factory* factory);
+
 // SRTP keepalive (srtp_keepalive.cc), where build.rs turns it on.
 #ifndef MRTC_SRTP_KEEPALIVE
 #define MRTC_SRTP_KEEPALIVE 0
@@ -179,6 +185,8 @@ struct mrtc_factory {
   // One audio source for every local audio track: the device's capture feeds all senders.
   rtcx::scoped_refptr<webrtc::AudioSourceInterface> audio_source;
   std::mutex audio_source_mu;
+  std::mutex certificate_mu;
+  rtcx::scoped_refptr<rtcx::RTCCertificate> certificate;  // guarded by certificate_mu
   // An idle SRTP session held for the factory's lifetime (srtp_keepalive.cc).
   std::shared_ptr<void> srtp_keepalive;
 };

@@ -304,6 +304,8 @@ mrtc_status mrtc_peer_create(mrtc_factory* factory, const mrtc_peer_config* conf
     *out = nullptr;
     webrtc::PeerConnectionInterface::RTCConfiguration rtc_config;
     rtc_config.sdp_semantics = webrtc::SdpSemantics::kUnifiedPlan;
+    // One DTLS certificate per factory instead of one generated per connection.
+    if (auto cert = mrtc::FactoryCertificate(factory)) rtc_config.certificates.push_back(cert);
     if (config) {
       if (config->ice_server_count && !config->ice_servers) return MRTC_ERR_INVALID_ARGUMENT;
       for (size_t i = 0; i < config->ice_server_count; ++i) {
