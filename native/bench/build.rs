@@ -14,7 +14,14 @@ fn main() {
         Ok(m) => m,
         Err(e) => panic!("{e}"),
     };
-    webrtc_sdk::cc_build(&manifest, &sdk_dir)
-        .file("cpp/loopback.cc")
-        .compile("mrtc_bench_cpp");
+    let shim = PathBuf::from(
+        std::env::var("DEP_WEBRTC_INCLUDE").expect("webrtc-sys exports DEP_WEBRTC_INCLUDE"),
+    );
+    let mut build = webrtc_sdk::cc_build(&manifest, &sdk_dir);
+    build.include(&shim).file("cpp/loopback.cc");
+    // As webrtc-sys's build script decides for the shim (its SRTP keepalive).
+    if manifest.provider == webrtc_sdk::Provider::System {
+        build.define("MRTC_SRTP_KEEPALIVE", "1");
+    }
+    build.compile("mrtc_bench_cpp");
 }

@@ -99,6 +99,14 @@ pub const INTEGRATION_PACKAGES: &[(&str, &str)] = &[
         "libclang-rt-22-dev",
         "compiler-rt builtins Chromium's build links into its host tools",
     ),
+    (
+        "libpulse-dev",
+        "upstream libwebrtc's Linux audio device module (PulseAudio headers)",
+    ),
+    ("libopus-dev", "the system Opus the Chromium tarball's build uses"),
+    ("libdav1d-dev", "the system AV1 decoder the Chromium tarball's build uses"),
+    ("libjpeg-dev", "the system libjpeg the Chromium tarball's build links"),
+    ("zlib1g-dev", "the system zlib the Chromium tarball's build uses"),
 ];
 
 #[derive(Debug, Clone, clap::Args)]

@@ -34,11 +34,12 @@
 #include "api/task_queue/default_task_queue_factory.h"
 #include "api/video_codecs/builtin_video_decoder_factory.h"
 #include "api/video_codecs/builtin_video_encoder_factory.h"
-#include "modules/audio_device/include/test_audio_device.h"
-#include "pc/srtp_session.h"
 #include "rtc_base/logging.h"
 #include "rtc_base/ssl_adapter.h"
 #include "rtc_base/thread.h"
+// The shim's internal header (webrtc-sys exports its dir): the rtcx::/webrtc:: namespace
+// aliases across milestones and the same app-fed audio device the shim uses.
+#include "mrtc_internal.h"
 
 namespace {
 
@@ -104,25 +105,22 @@ class Driver {
 };
 
 struct Factory {
-  std::unique_ptr<rtc::Thread> network, worker, signaling;
+  std::unique_ptr<rtcx::Thread> network, worker, signaling;
   std::unique_ptr<webrtc::TaskQueueFactory> task_queue_factory;
-  rtc::scoped_refptr<webrtc::PeerConnectionFactoryInterface> pcf;
-  std::unique_ptr<cricket::SrtpSession> srtp_keepalive;
+  rtcx::scoped_refptr<webrtc::PeerConnectionFactoryInterface> pcf;
+  std::shared_ptr<void> srtp_keepalive;
 
   Factory() {
-    network = rtc::Thread::CreateWithSocketServer();
-    worker = rtc::Thread::Create();
-    signaling = rtc::Thread::Create();
+    network = rtcx::Thread::CreateWithSocketServer();
+    worker = rtcx::Thread::Create();
+    signaling = rtcx::Thread::Create();
     network->Start();
     worker->Start();
     signaling->Start();
     task_queue_factory = webrtc::CreateDefaultTaskQueueFactory();
-    // The distro libwebrtc has no sound-card module: a test device that captures near-silence
-    // and discards playout, as the shim's app-fed device does when nothing is pushed.
-    auto adm = webrtc::TestAudioDeviceModule::Create(
-        task_queue_factory.get(),
-        webrtc::TestAudioDeviceModule::CreatePulsedNoiseCapturer(1, 48000, 1),
-        webrtc::TestAudioDeviceModule::CreateDiscardRenderer(48000, 1));
+    // The shim's own app-fed device (shim/audio_device.cc), fed nothing: silence captured,
+    // playout discarded. Like for like with the Rust side.
+    auto adm = mrtc::CreateBridgeAudioDevice(std::make_shared<mrtc::AudioBridge>(48000, 1));
     pcf = webrtc::CreatePeerConnectionFactory(
         network.get(), worker.get(), signaling.get(), adm,
         // The shim's codec set (Opus first), so both sides of the comparison match.
@@ -132,18 +130,15 @@ struct Factory {
                                           webrtc::AudioDecoderG711>(),
         webrtc::CreateBuiltinVideoEncoderFactory(),
         webrtc::CreateBuiltinVideoDecoderFactory(), nullptr, nullptr);
-    // Same as the shim's factory: WebRTC shuts libsrtp down whenever its last SRTP session
-    // goes and re-inits it (tens of ms with the distro's libsrtp2) on the next call; one idle
-    // session keeps it initialised for the factory's lifetime.
-    network->BlockingCall([&] {
-      static const uint8_t kKey[30] = {1};
-      auto session = std::make_unique<cricket::SrtpSession>();
-      if (session->SetSend(rtc::kSrtpAes128CmSha1_80, kKey, sizeof(kKey), {}))
-        srtp_keepalive = std::move(session);
-    });
+#if MRTC_SRTP_KEEPALIVE
+    // Same as the shim's factory (shim/srtp_keepalive.cc, distro SDK only).
+    srtp_keepalive = mrtc::StartSrtpKeepalive(network.get());
+#endif
   }
   ~Factory() {
+#if MRTC_SRTP_KEEPALIVE
     network->BlockingCall([&] { srtp_keepalive.reset(); });
+#endif
     pcf = nullptr;
     network->Stop();
     worker->Stop();
@@ -155,7 +150,7 @@ class Peer;
 
 class ChannelObserver : public webrtc::DataChannelObserver {
  public:
-  explicit ChannelObserver(rtc::scoped_refptr<webrtc::DataChannelInterface> dc)
+  explicit ChannelObserver(rtcx::scoped_refptr<webrtc::DataChannelInterface> dc)
       : dc_(std::move(dc)) {
     dc_->RegisterObserver(this);
   }
@@ -186,7 +181,7 @@ class ChannelObserver : public webrtc::DataChannelObserver {
     }
   }
 
-  rtc::scoped_refptr<webrtc::DataChannelInterface> dc_;
+  rtcx::scoped_refptr<webrtc::DataChannelInterface> dc_;
   Event open;
   Event all_received;
   std::atomic<uint64_t> bytes_received{0};
@@ -203,13 +198,13 @@ class Peer : public webrtc::PeerConnectionObserver {
  public:
   Peer* other = nullptr;
   Driver* driver = nullptr;
-  rtc::scoped_refptr<webrtc::PeerConnectionInterface> pc;
+  rtcx::scoped_refptr<webrtc::PeerConnectionInterface> pc;
   std::unique_ptr<ChannelObserver> channel;
   Event got_channel;
   Event failed;
 
   void OnSignalingChange(webrtc::PeerConnectionInterface::SignalingState) override {}
-  void OnDataChannel(rtc::scoped_refptr<webrtc::DataChannelInterface> dc) override {
+  void OnDataChannel(rtcx::scoped_refptr<webrtc::DataChannelInterface> dc) override {
     channel = std::make_unique<ChannelObserver>(dc);
     got_channel.Set();
     if (dc->state() == webrtc::DataChannelInterface::kOpen) channel->open.Set();
@@ -345,31 +340,31 @@ double Connect(Factory& a, Factory& b, Call& call) {
   auto start = Clock::now();
   // Each hop to the other peer is posted to the driver, like a signaling message.
   caller->pc->CreateOffer(
-      rtc::make_ref_counted<CreateSdpObserver>([=](webrtc::SessionDescriptionInterface* offer) {
+      rtcx::make_ref_counted<CreateSdpObserver>([=](webrtc::SessionDescriptionInterface* offer) {
         if (!offer) return caller->failed.Set();
         std::string sdp;
         offer->ToString(&sdp);
         caller->pc->SetLocalDescription(
             std::unique_ptr<webrtc::SessionDescriptionInterface>(offer),
-            rtc::make_ref_counted<SetLocalObserver>([] {}));
+            rtcx::make_ref_counted<SetLocalObserver>([] {}));
         driver->Post([=] {
           callee->pc->SetRemoteDescription(
               webrtc::CreateSessionDescription(webrtc::SdpType::kOffer, sdp),
-              rtc::make_ref_counted<SetRemoteObserver>([=] {
+              rtcx::make_ref_counted<SetRemoteObserver>([=] {
                 driver->Post([=] { callee->RemoteDescriptionSet(); });
                 callee->pc->CreateAnswer(
-                    rtc::make_ref_counted<CreateSdpObserver>(
+                    rtcx::make_ref_counted<CreateSdpObserver>(
                         [=](webrtc::SessionDescriptionInterface* answer) {
                           if (!answer) return callee->failed.Set();
                           std::string sdp;
                           answer->ToString(&sdp);
                           callee->pc->SetLocalDescription(
                               std::unique_ptr<webrtc::SessionDescriptionInterface>(answer),
-                              rtc::make_ref_counted<SetLocalObserver>([] {}));
+                              rtcx::make_ref_counted<SetLocalObserver>([] {}));
                           driver->Post([=] {
                             caller->pc->SetRemoteDescription(
                                 webrtc::CreateSessionDescription(webrtc::SdpType::kAnswer, sdp),
-                                rtc::make_ref_counted<SetRemoteObserver>([=] {
+                                rtcx::make_ref_counted<SetRemoteObserver>([=] {
                                   driver->Post([=] { caller->RemoteDescriptionSet(); });
                                 }));
                           });
@@ -410,8 +405,8 @@ extern "C" {
 // Setup time of `iterations` calls (createOffer → the caller's data channel open), in ms,
 // written to `out_ms`. Returns the number of successful iterations.
 int mrtc_bench_cpp_setup(int iterations, double* out_ms) {
-  rtc::LogMessage::LogToDebug(rtc::LS_NONE);
-  rtc::InitializeSSL();
+  rtcx::LogMessage::LogToDebug(rtcx::LS_NONE);
+  rtcx::InitializeSSL();
   Factory a, b;
   {
     // Warm-up, as on the Rust side: the first call pays for lazy initialisation.
@@ -432,7 +427,7 @@ int mrtc_bench_cpp_setup(int iterations, double* out_ms) {
 // keeping at most `max_buffered` bytes queued; returns seconds from first send to last
 // receipt, or a negative value on failure.
 double mrtc_bench_cpp_transfer(uint64_t count, uint64_t size, uint64_t max_buffered) {
-  rtc::InitializeSSL();
+  rtcx::InitializeSSL();
   Factory a, b;
   Call call;
   if (Connect(a, b, call) < 0) return -1;
@@ -449,7 +444,7 @@ double mrtc_bench_cpp_transfer(uint64_t count, uint64_t size, uint64_t max_buffe
       sender->WaitBufferedBelow(max_buffered - size);
       bound = sender->dc_->buffered_amount();
     }
-    rtc::CopyOnWriteBuffer data(payload.data(), payload.size());
+    rtcx::CopyOnWriteBuffer data(payload.data(), payload.size());
     if (!sender->dc_->Send(webrtc::DataBuffer(data, true))) return -1;
     bound += size;
   }
@@ -460,16 +455,16 @@ double mrtc_bench_cpp_transfer(uint64_t count, uint64_t size, uint64_t max_buffe
 // Resident memory added by `count` idle peer connections (created, nothing negotiated),
 // in KiB per connection; negative on failure.
 double mrtc_bench_cpp_idle_peer_kib(int count) {
-  rtc::InitializeSSL();
+  rtcx::InitializeSSL();
   Factory a;
   struct Idle : webrtc::PeerConnectionObserver {
     void OnSignalingChange(webrtc::PeerConnectionInterface::SignalingState) override {}
-    void OnDataChannel(rtc::scoped_refptr<webrtc::DataChannelInterface>) override {}
+    void OnDataChannel(rtcx::scoped_refptr<webrtc::DataChannelInterface>) override {}
     void OnIceGatheringChange(webrtc::PeerConnectionInterface::IceGatheringState) override {}
     void OnIceCandidate(const webrtc::IceCandidateInterface*) override {}
   };
   std::vector<std::unique_ptr<Idle>> observers;
-  std::vector<rtc::scoped_refptr<webrtc::PeerConnectionInterface>> pcs;
+  std::vector<rtcx::scoped_refptr<webrtc::PeerConnectionInterface>> pcs;
   long before = ReadRssKib();
   for (int i = 0; i < count; ++i) {
     observers.push_back(std::make_unique<Idle>());
