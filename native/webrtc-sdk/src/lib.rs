@@ -466,6 +466,9 @@ pub fn cc_build(manifest: &Manifest, sdk_dir: &Path) -> cc::Build {
     // not ours to fix, and -Wall stays on for our code.
     build.flag_if_supported("-Wno-unused-parameter");
     build.flag_if_supported("-Wno-deprecated-declarations");
+    // Upstream's headers annotate some pointers with _Nullable/_Nonnull and not others;
+    // clang then warns per header per TU (Chromium's own build turns it off too).
+    build.flag_if_supported("-Wno-nullability-completeness");
     build
 }
 
