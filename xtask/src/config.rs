@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
+use crate::fetch::tarball::TarballPin;
 use crate::host::Host;
 
 /// Flags shared by `doctor`, `fetch-webrtc` and `patches`. Each has an env var so tests and
@@ -213,6 +214,8 @@ struct ConfigFile {
     targets: Targets,
     #[serde(default)]
     gn: Gn,
+    /// The Chromium-tarball route (`fetch-webrtc --tarball/--debian-source`).
+    tarball: Option<TarballPin>,
 }
 
 /// The resolved configuration: file + flags + env, paths absolute.
@@ -240,6 +243,7 @@ pub struct Config {
     /// For `cargo xtask build` (the next issue); parsed and validated now.
     #[allow(dead_code)]
     pub gn: Gn,
+    pub tarball: Option<TarballPin>,
 }
 
 /// A value in the config (or an override) that parses but makes no sense.
@@ -262,7 +266,13 @@ impl Config {
         };
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading the WebRTC config {}", file.display()))?;
-        Config::parse(&file, &text, host, args)
+        let mut cfg = Config::parse(&file, &text, host, args)?;
+        // A checkout made from a Chromium tarball knows its milestone (chrome/VERSION);
+        // `cargo xtask build` reads it from here like the pinned one.
+        if let Some(m) = crate::fetch::tarball::checkout_milestone(&cfg.work_dir, &cfg.revision) {
+            cfg.milestone = Some(m);
+        }
+        Ok(cfg)
     }
 
     pub fn parse(file: &Path, text: &str, host: &Host, args: &ConfigArgs) -> Result<Config> {
@@ -321,6 +331,7 @@ impl Config {
             retry_backoff: Duration::from_secs(raw.checkout.retry_backoff_secs),
             targets: raw.targets,
             gn: raw.gn,
+            tarball: raw.tarball,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -371,6 +382,9 @@ impl Config {
                 "no target configured",
                 "list Android ABIs under targets.android or CPUs under targets.linux",
             ));
+        }
+        if let Some(t) = &self.tarball {
+            t.validate(&self.file.display().to_string())?;
         }
         if self.sync_attempts == 0 || self.sync_attempts > 20 {
             return Err(self.bad(

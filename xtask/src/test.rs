@@ -41,6 +41,15 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
     ("git", "the fixture upstream of the fetch-webrtc tests"),
     ("python3", "the stand-in gclient of the fetch-webrtc tests"),
     (
+        "xz-utils",
+        "xz: the fixture Chromium tarball of the fetch-webrtc --tarball tests",
+    ),
+    (
+        "patch",
+        "applies Debian's patch series in the fetch-webrtc --tarball tests",
+    ),
+    ("curl", "the download of the fetch-webrtc --tarball URL test"),
+    (
         "valgrind",
         "the leak check of the lifecycle test (--leak-check)",
     ),

@@ -169,7 +169,7 @@ fn real_gn_and_ninja_make_a_source_sdk_the_manifest_alone_can_use() {
     assert!(!sdk.join("include/api/version.cc").exists());
     let m = webrtc_sdk::Manifest::load(&sdk).unwrap();
     assert_eq!(m.provider, webrtc_sdk::Provider::Source);
-    assert_eq!(m.webrtc.milestone, 148);
+    assert_eq!(m.webrtc.milestone, 150);
     assert_eq!(
         m.compile.defines,
         ["WEBRTC_POSIX", "WEBRTC_LINUX", "NDEBUG"]

@@ -17,6 +17,27 @@ pub struct Lock {
     pub revision: String,
     /// Every checkout path → `url@revision`, as `gclient revinfo` printed it.
     pub deps: BTreeMap<String, String>,
+    /// The Chromium tarball a tarball-route checkout came from (none for gclient's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tarball: Option<TarballLock>,
+}
+
+/// What `fetch-webrtc --tarball/--debian-source` extracted: enough to fetch the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TarballLock {
+    /// Chromium version (chrome/VERSION) and its milestone.
+    pub version: String,
+    pub milestone: u32,
+    /// The tarball's file name and SHA-256.
+    pub file: String,
+    pub sha256: String,
+    /// `<package>=<version>` of the Debian source package, for `--debian-source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debian: Option<String>,
+    /// The Debian patches applied, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub debian_patches: Vec<String>,
 }
 
 /// Parse `gclient revinfo` output.
@@ -41,12 +62,21 @@ impl Lock {
             .rsplit_once('@')
             .map(|(_, r)| r.to_owned())
             .unwrap_or_default();
-        Ok(Lock { revision, deps })
+        Ok(Lock {
+            revision,
+            deps,
+            tarball: None,
+        })
     }
 
     pub fn to_text(&self) -> String {
+        let from = if self.tarball.is_some() {
+            "from the Chromium tarball's DEPS and chrome/VERSION"
+        } else {
+            "from `gclient revinfo`"
+        };
         format!(
-            "# Written by `cargo xtask fetch-webrtc` from `gclient revinfo` after a successful fetch.\n\
+            "# Written by `cargo xtask fetch-webrtc` {from} after a successful fetch.\n\
              # Compared on the next fetch to report drift. Do not edit.\n{}",
             toml::to_string(self).expect("a Lock always serializes")
         )

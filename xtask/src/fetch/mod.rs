@@ -5,6 +5,7 @@
 //! [`execute`] runs it under the checkout lock, skipping steps whose stamps match. See
 //! docs/fetch.md.
 
+pub mod apt;
 pub mod depot_tools;
 pub mod gclient;
 pub mod hooks;
@@ -12,6 +13,7 @@ pub mod install_deps;
 pub mod lockfile;
 pub mod plan;
 pub mod sync;
+pub mod tarball;
 
 use std::path::Path;
 
@@ -46,6 +48,9 @@ pub struct FetchArgs {
     /// Allow running build/install-build-deps.sh through sudo when not root.
     #[arg(long)]
     pub sudo: bool,
+    /// The Chromium-tarball route (docs/fetch.md#the-tarball-route).
+    #[command(flatten)]
+    pub tarball: tarball::TarballArgs,
 }
 
 pub fn run(sh: &Shell, args: FetchArgs) -> Result<()> {
@@ -67,6 +72,12 @@ pub fn run(sh: &Shell, args: FetchArgs) -> Result<()> {
         }
     }
 
+    if args.tarball.selected() {
+        let plan = tarball::make(&root, &cfg, &host, &args.tarball)?;
+        let stamps = Stamps::new(&cfg.work_dir);
+        let runner = Runner::new(sh, args.verbose, &host);
+        return tarball::run(&runner, &plan, &stamps, args.dry_run, &host);
+    }
     let opts = plan::Options {
         skip_install_deps: args.skip_install_deps || host.flag("MOBILERTC_SKIP_INSTALL_DEPS"),
         sudo: args.sudo,
