@@ -289,6 +289,13 @@ fn dry_run_prints_the_whole_android_plan_from_gn_to_the_apk() {
     // `webrtc` already builds sdk/android (native API, JNI, libwebrtc.jar).
     assert!(!plan.contains("sdk/android:libwebrtc"), "{plan}");
     assert!(plan.contains("max-page-size=16384"));
+    // The Android media pieces (docs/android.md) are named in the plan.
+    assert_eq!(
+        plan.matches("native: the shim's Android entry points")
+            .count(),
+        4
+    );
+    assert!(plan.contains("app: CallActivity") && plan.contains("CreateJavaVideoSource"));
     assert!(plan.contains("./gradlew assembleRelease"));
     assert!(plan.contains("16 KB on 64-bit ABIs"));
     assert!(plan.lines().last().unwrap().contains("APK path and size"));

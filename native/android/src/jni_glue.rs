@@ -6,19 +6,59 @@ use std::ffi::c_void;
 use std::sync::{Mutex, OnceLock};
 
 use jni::objects::{GlobalRef, JObject, JString, JValue};
-use jni::sys::{jint, jstring, JNI_ERR, JNI_VERSION_1_6};
+use jni::sys::{jboolean, jint, jobject, jstring, JNI_ERR, JNI_FALSE, JNI_VERSION_1_6};
 use jni::{JNIEnv, JavaVM};
 
 use crate::session::{app_config, Session};
 
 static VM: OnceLock<JavaVM> = OnceLock::new();
 
-/// The one session and the application context (kept for the Java audio device module, see
-/// docs/android.md "Audio").
+/// The one session and the Java objects the Android media path needs (docs/android.md,
+/// "The native Android media path"): the application context (Java audio device module,
+/// network monitor), the call's codec factories, the video sinks.
 struct App {
     session: Session,
-    #[allow(dead_code)]
     context: Option<GlobalRef>,
+    media: JavaMedia,
+}
+
+/// What the activity handed over for the current call, as global references.
+#[derive(Default)]
+struct JavaMedia {
+    video: bool,
+    encoder_factory: Option<GlobalRef>,
+    decoder_factory: Option<GlobalRef>,
+    local_sink: Option<GlobalRef>,
+    remote_sink: Option<GlobalRef>,
+}
+
+impl JavaMedia {
+    /// For the status line: what the Java side provided.
+    fn describe(&self, has_context: bool) -> String {
+        let sinks: Vec<&str> = [
+            self.local_sink.as_ref().map(|_| "local"),
+            self.remote_sink.as_ref().map(|_| "remote"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        format!(
+            "java: context {}, codecs {}, camera {}, sinks {}",
+            if has_context { "yes" } else { "no" },
+            match (&self.encoder_factory, &self.decoder_factory) {
+                (Some(_), Some(_)) => "encoder+decoder",
+                (Some(_), None) => "encoder",
+                (None, Some(_)) => "decoder",
+                (None, None) => "builtin",
+            },
+            if self.video { "on" } else { "off" },
+            if sinks.is_empty() {
+                "none".to_owned()
+            } else {
+                sinks.join("+")
+            }
+        )
+    }
 }
 
 static APP: Mutex<Option<App>> = Mutex::new(None);
@@ -28,6 +68,7 @@ fn with_app<T>(f: impl FnOnce(&mut App) -> T) -> T {
     let app = guard.get_or_insert_with(|| App {
         session: Session::default(),
         context: None,
+        media: JavaMedia::default(),
     });
     f(app)
 }
@@ -122,13 +163,28 @@ pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeInit<'l>(
     }
 }
 
-/// Starts the call; returns null, or why it could not start.
+/// A global reference to `obj`, or None for null.
+fn global(env: &mut JNIEnv, obj: &JObject) -> Result<Option<GlobalRef>, String> {
+    if obj.is_null() {
+        return Ok(None);
+    }
+    env.new_global_ref(obj)
+        .map(Some)
+        .map_err(|e| format!("keeping a Java object: {e}"))
+}
+
+/// Starts the call; returns null, or why it could not start. `video`: the camera was
+/// granted; the codec factories are org.webrtc.VideoEncoderFactory/VideoDecoderFactory (or
+/// null) for the Android factory.
 #[no_mangle]
 pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeCall<'l>(
     mut env: JNIEnv<'l>,
     this: JObject<'l>,
     server: JString<'l>,
     room: JString<'l>,
+    video: jboolean,
+    encoder_factory: JObject<'l>,
+    decoder_factory: JObject<'l>,
 ) -> jstring {
     let result = (|| -> Result<(), String> {
         let server = rust_string(&mut env, &server)?;
@@ -136,14 +192,68 @@ pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeCall<'l>(
         let activity = env
             .new_global_ref(&this)
             .map_err(|e| format!("keeping the activity: {e}"))?;
+        let encoder = global(&mut env, &encoder_factory)?;
+        let decoder = global(&mut env, &decoder_factory)?;
+        let video = video != JNI_FALSE;
         with_app(|a| {
+            let mut config = app_config(&server, &room);
+            config.video = video;
             a.session
-                .start(app_config(&server, &room), move |kind, text| {
-                    deliver(&activity, kind, &text)
-                })
-                .map_err(|e| format!("{e:#}"))
+                .start(config, move |kind, text| deliver(&activity, kind, &text))
+                .map_err(|e| format!("{e:#}"))?;
+            a.media.video = video;
+            a.media.encoder_factory = encoder;
+            a.media.decoder_factory = decoder;
+            Ok(())
         })
     })();
+    java_string(&mut env, result.err())
+}
+
+/// The native video source's org.webrtc.CapturerObserver for the camera, or null when
+/// there is none: the Android video source (shim `mrtc_android_video_source_*`) is made by
+/// the call's factory, which the call core does not take from here yet (docs/android.md,
+/// "What the Rust side does not do yet"); the activity then shows the camera in the self
+/// view only.
+#[no_mangle]
+pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeCapturerObserver<'l>(
+    _env: JNIEnv<'l>,
+    _this: JObject<'l>,
+) -> jobject {
+    std::ptr::null_mut()
+}
+
+/// The self view and the remote video's org.webrtc.VideoSink (SurfaceViewRenderer); null
+/// detaches. Kept as global references for the Android sinks
+/// (`mrtc_android_video_sink_attach_*`), released when replaced.
+#[no_mangle]
+pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeSetVideoSinks<'l>(
+    mut env: JNIEnv<'l>,
+    _this: JObject<'l>,
+    local: JObject<'l>,
+    remote: JObject<'l>,
+) {
+    match global(&mut env, &local).and_then(|l| Ok((l, global(&mut env, &remote)?))) {
+        Ok((l, r)) => with_app(|a| {
+            a.media.local_sink = l;
+            a.media.remote_sink = r;
+        }),
+        Err(e) => {
+            let _ = env.throw_new("java/lang/IllegalStateException", e);
+        }
+    }
+}
+
+/// The default network changed (`change` is e.g. "wifi -> cellular"): null when the call
+/// was told, else why nothing was done.
+#[no_mangle]
+pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeNetworkChanged<'l>(
+    mut env: JNIEnv<'l>,
+    _this: JObject<'l>,
+    change: JString<'l>,
+) -> jstring {
+    let result = rust_string(&mut env, &change)
+        .and_then(|c| with_app(|a| a.session.network_changed(&c).map_err(|e| format!("{e:#}"))));
     java_string(&mut env, result.err())
 }
 
@@ -172,6 +282,12 @@ pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeStatus<'l>(
     mut env: JNIEnv<'l>,
     _this: JObject<'l>,
 ) -> jstring {
-    let line = with_app(|a| a.session.status_line());
+    let line = with_app(|a| {
+        format!(
+            "{}\n{}",
+            a.session.status_line(),
+            a.media.describe(a.context.is_some())
+        )
+    });
     java_string(&mut env, Some(line))
 }

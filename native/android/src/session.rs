@@ -50,6 +50,8 @@ pub fn app_config(server: &str, room: &str) -> CallConfig {
 #[derive(Default)]
 pub struct Session {
     call: Option<Call>,
+    /// Default-network changes the app reported during the current call, in order.
+    network_changes: Vec<String>,
 }
 
 impl Session {
@@ -71,6 +73,7 @@ impl Session {
         }
         // The previous call has ended; dropping it joins its thread at once.
         self.call = None;
+        self.network_changes.clear();
         self.call = Some(Call::start(config, move |e| {
             let (kind, text) = event_kind(&e);
             sink(kind, text)
@@ -93,10 +96,33 @@ impl Session {
     }
 
     pub fn status_line(&self) -> String {
-        match &self.call {
+        let mut line = match &self.call {
             Some(c) => c.status().line(),
             None => "idle".to_owned(),
+        };
+        if let Some(last) = self.network_changes.last() {
+            line.push_str(&format!(
+                " | network changes: {} (last {last})",
+                self.network_changes.len()
+            ));
         }
+        line
+    }
+
+    /// The device's default network changed during the call (`change`, e.g. "wifi ->
+    /// cellular"). Recorded for the status line. The restart itself needs the call core to
+    /// call `mrtc_peer_restart_ice` and renegotiate, which it cannot yet (docs/android.md,
+    /// "What the Rust side does not do yet"): until then this says so, and the call relies
+    /// on ICE's own recovery.
+    pub fn network_changed(&mut self, change: &str) -> Result<()> {
+        if !self.is_running() {
+            bail!("no call: a network change needs no ICE restart");
+        }
+        self.network_changes.push(change.to_owned());
+        bail!(
+            "network change {change} noted; no ICE restart: the call core has no restart hook \
+             yet (docs/android.md)"
+        )
     }
 
     pub fn is_running(&self) -> bool {
@@ -154,6 +180,17 @@ mod tests {
             ("joined", "as caller, peer p2".to_owned())
         );
         assert_eq!(event_kind(&CallEvent::Chat("hi".into())).0, "chat");
+    }
+
+    #[test]
+    fn network_changes_need_a_call_and_show_in_the_status_line() {
+        let mut s = Session::default();
+        let err = s
+            .network_changed("wifi -> cellular")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("no call"), "{err}");
+        assert_eq!(s.status_line(), "idle");
     }
 
     #[test]

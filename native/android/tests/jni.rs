@@ -17,12 +17,28 @@ use mobilertc_app::jni_glue as glue;
 use mobilertc_app::{app_config, Session};
 use mobilertc_signaling::{spawn_background, Config};
 
+/// The app's classes that use neither android.* nor org.webrtc.*: compiled from the real
+/// sources and run in the JVM (tests/java/.../LogicCheck.java).
+const PLAIN_JAVA: [&str; 3] = ["CodecOrder.java", "AudioRoutes.java", "NetworkChanges.java"];
+
 fn compile_stand_in(out: &Path) -> bool {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/java/dev/mobilertc/app/CallActivity.java");
-    match Command::new("javac").arg("-d").arg(out).arg(&src).status() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tests = root.join("tests/java/dev/mobilertc/app");
+    let app = root.join("../../android-app/app/src/main/java/dev/mobilertc/app");
+    let mut javac = Command::new("javac");
+    javac
+        .arg("-Xlint:all")
+        .arg("-Werror")
+        .arg("-d")
+        .arg(out)
+        .arg(tests.join("CallActivity.java"))
+        .arg(tests.join("LogicCheck.java"));
+    for f in PLAIN_JAVA {
+        javac.arg(app.join(f));
+    }
+    match javac.status() {
         Ok(s) => {
-            assert!(s.success(), "javac failed on {}", src.display());
+            assert!(s.success(), "javac failed on {}", tests.display());
             true
         }
         Err(_) => false,
@@ -51,6 +67,60 @@ fn call_str(env: &mut JNIEnv, obj: &JObject, name: &str, args: &[&str]) -> Optio
         );
         let r = env.call_method(obj, name, &sig, &vals)?.l()?;
         Ok(jstr(env, r))
+    })
+    .unwrap()
+}
+
+/// `nativeCall(url, room, video, encoderFactory, decoderFactory)`; `codecs` None = no
+/// camera and no factories.
+fn native_call(
+    env: &mut JNIEnv,
+    obj: &JObject,
+    url: &str,
+    room: &str,
+    codecs: Option<&(JObject, JObject)>,
+) -> Option<String> {
+    env.with_local_frame(8, |env| -> jni::errors::Result<Option<String>> {
+        let u = JObject::from(env.new_string(url)?);
+        let r = JObject::from(env.new_string(room)?);
+        let null = JObject::null();
+        let (e, d) = codecs.map_or((&null, &null), |(e, d)| (e, d));
+        let out = env
+            .call_method(
+                obj,
+                "nativeCall",
+                "(Ljava/lang/String;Ljava/lang/String;ZLjava/lang/Object;Ljava/lang/Object;)Ljava/lang/String;",
+                &[
+                    JValue::Object(&u),
+                    JValue::Object(&r),
+                    JValue::Bool(codecs.is_some().into()),
+                    JValue::Object(e),
+                    JValue::Object(d),
+                ],
+            )?
+            .l()?;
+        Ok(jstr(env, out))
+    })
+    .unwrap()
+}
+
+fn set_sinks(env: &mut JNIEnv, obj: &JObject, on: bool) {
+    env.with_local_frame(8, |env| -> jni::errors::Result<()> {
+        let (l, r) = if on {
+            (
+                env.new_object("java/lang/Object", "()V", &[])?,
+                env.new_object("java/lang/Object", "()V", &[])?,
+            )
+        } else {
+            (JObject::null(), JObject::null())
+        };
+        env.call_method(
+            obj,
+            "nativeSetVideoSinks",
+            "(Ljava/lang/Object;Ljava/lang/Object;)V",
+            &[JValue::Object(&l), JValue::Object(&r)],
+        )?;
+        Ok(())
     })
     .unwrap()
 }
@@ -118,8 +188,23 @@ fn jni_exports_drive_a_call_from_a_real_jvm() {
             ),
             m(
                 "nativeCall",
-                "(Ljava/lang/String;Ljava/lang/String;)Ljava/lang/String;",
+                "(Ljava/lang/String;Ljava/lang/String;ZLjava/lang/Object;Ljava/lang/Object;)Ljava/lang/String;",
                 glue::Java_dev_mobilertc_app_CallActivity_nativeCall as *mut c_void,
+            ),
+            m(
+                "nativeCapturerObserver",
+                "()Ljava/lang/Object;",
+                glue::Java_dev_mobilertc_app_CallActivity_nativeCapturerObserver as *mut c_void,
+            ),
+            m(
+                "nativeSetVideoSinks",
+                "(Ljava/lang/Object;Ljava/lang/Object;)V",
+                glue::Java_dev_mobilertc_app_CallActivity_nativeSetVideoSinks as *mut c_void,
+            ),
+            m(
+                "nativeNetworkChanged",
+                "(Ljava/lang/String;)Ljava/lang/String;",
+                glue::Java_dev_mobilertc_app_CallActivity_nativeNetworkChanged as *mut c_void,
             ),
             m(
                 "nativeSendChat",
@@ -150,22 +235,56 @@ fn jni_exports_drive_a_call_from_a_real_jvm() {
     .unwrap();
 
     // Bad input comes back as a string, nothing starts.
-    let err = call_str(
-        &mut env,
-        &activity,
-        "nativeCall",
-        &["10.0.2.2:8080", "room"],
-    );
+    let err = native_call(&mut env, &activity, "10.0.2.2:8080", "room", None);
     assert!(err.unwrap().contains("expected http://HOST:PORT"));
     let err = call_str(&mut env, &activity, "nativeSendChat", &["x"]);
     assert!(err.unwrap().contains("no call"));
+    let err = call_str(
+        &mut env,
+        &activity,
+        "nativeNetworkChanged",
+        &["wifi -> cellular"],
+    );
+    assert!(err.unwrap().starts_with("no call"));
+    // No Android video source on the host: the camera goes to the self view only.
+    let observer = env
+        .call_method(
+            &activity,
+            "nativeCapturerObserver",
+            "()Ljava/lang/Object;",
+            &[],
+        )
+        .unwrap()
+        .l()
+        .unwrap();
+    assert!(observer.is_null());
+    // The renderers (Objects standing in for SurfaceViewRenderer) are kept, and dropped
+    // again with nulls.
+    set_sinks(&mut env, &activity, true);
+    let status = call_str(&mut env, &activity, "nativeStatus", &[]).unwrap();
+    assert!(
+        status.contains("context yes") && status.contains("sinks local+remote"),
+        "{status}"
+    );
+    set_sinks(&mut env, &activity, false);
+    let status = call_str(&mut env, &activity, "nativeStatus", &[]).unwrap();
+    assert!(status.contains("sinks none"), "{status}");
 
     let server = spawn_background("127.0.0.1:0".parse().unwrap(), Config::default()).unwrap();
     let url = format!("http://{}", server.addr());
     // The Java side joins first (callee); a Rust session calls it.
+    let codecs = (
+        env.new_object("java/lang/Object", "()V", &[]).unwrap(),
+        env.new_object("java/lang/Object", "()V", &[]).unwrap(),
+    );
     assert_eq!(
-        call_str(&mut env, &activity, "nativeCall", &[&url, "jni-room"]),
+        native_call(&mut env, &activity, &url, "jni-room", Some(&codecs)),
         None
+    );
+    let status = call_str(&mut env, &activity, "nativeStatus", &[]).unwrap();
+    assert!(
+        status.contains("codecs encoder+decoder") && status.contains("camera on"),
+        "{status}"
     );
     assert!(next_event(&mut env, &activity, "joined", 5).starts_with("as callee"));
     let (tx, rx) = channel();
@@ -198,6 +317,19 @@ fn jni_exports_drive_a_call_from_a_real_jvm() {
     assert_eq!(got, "hi from java");
     let status = call_str(&mut env, &activity, "nativeStatus", &[]).unwrap();
     assert!(status.contains("connected"), "{status}");
+    // A network change reaches the session and is shown; the restart itself is not wired.
+    let err = call_str(
+        &mut env,
+        &activity,
+        "nativeNetworkChanged",
+        &["wifi -> cellular"],
+    );
+    assert!(err.unwrap().contains("no ICE restart"));
+    let status = call_str(&mut env, &activity, "nativeStatus", &[]).unwrap();
+    assert!(
+        status.contains("network changes: 1 (last wifi -> cellular)"),
+        "{status}"
+    );
 
     env.call_method(&activity, "nativeHangup", "()V", &[])
         .unwrap();
@@ -206,9 +338,9 @@ fn jni_exports_drive_a_call_from_a_real_jvm() {
     assert!(!env.exception_check().unwrap());
 }
 
-/// The stand-in must not drift from the real activity: same native methods (name and return
-/// type; JNI binds by name) and the same callback. Parameters differ only where the stand-in
-/// cannot name android.* types (Context -> Object).
+/// The stand-in must not drift from the real activity: same native methods, each with the
+/// same JNI shape (return and parameter types; android.* and org.webrtc.* types are Object
+/// in the stand-in), and the same callback.
 #[test]
 fn stand_in_matches_the_real_activity() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -219,28 +351,83 @@ fn stand_in_matches_the_real_activity() {
     let stand_in =
         std::fs::read_to_string(root.join("tests/java/dev/mobilertc/app/CallActivity.java"))
             .unwrap();
-    let natives = |src: &str| -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = src
-            .lines()
-            .filter_map(|l| {
-                let l = l.trim();
-                let rest = l
-                    .strip_prefix("private native ")
-                    .or_else(|| l.strip_prefix("public native "))?;
-                let (ret, rest) = rest.split_once(' ')?;
-                Some((rest.split('(').next()?.to_owned(), ret.to_owned()))
+    // "String", "boolean", "void" stay; every other type is an object to JNI here.
+    let shape = |t: &str| match t.trim() {
+        t @ ("String" | "boolean" | "void" | "int" | "long") => t.to_owned(),
+        _ => "Object".to_owned(),
+    };
+    // The code without comments (block and line), so "native " in prose does not count.
+    let code = |src: &str| -> String {
+        let mut out = String::new();
+        let mut rest = src;
+        while let Some(i) = rest.find("/*") {
+            out.push_str(&rest[..i]);
+            rest = rest[i..].split_once("*/").map_or("", |(_, after)| after);
+        }
+        out.push_str(rest);
+        out.lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let natives = |src: &str| -> Vec<String> {
+        let mut v: Vec<String> = code(src)
+            .split(';')
+            .filter_map(|decl| {
+                let decl = decl.split_whitespace().collect::<Vec<_>>().join(" ");
+                let i = decl
+                    .find("private native ")
+                    .map(|i| i + "private native ".len())
+                    .or_else(|| {
+                        decl.find("public native ")
+                            .map(|i| i + "public native ".len())
+                    })?;
+                let (ret, rest) = decl[i..].split_once(' ')?;
+                let (name, params) = rest.split_once('(')?;
+                let params: Vec<String> = params
+                    .trim_end_matches(')')
+                    .split(',')
+                    .filter(|p| !p.trim().is_empty())
+                    .map(|p| shape(p.trim().rsplit_once(' ').map_or(p, |(t, _)| t)))
+                    .collect();
+                Some(format!("{} {name}({})", shape(ret), params.join(", ")))
             })
             .collect();
         v.sort();
         v
     };
     let real_natives = natives(&real);
-    assert_eq!(real_natives.len(), 5, "{real_natives:?}");
+    assert_eq!(real_natives.len(), 8, "{real_natives:?}");
     assert_eq!(real_natives, natives(&stand_in));
+    assert!(real_natives
+        .contains(&"String nativeCall(String, String, boolean, Object, Object)".to_owned()));
     for src in [&real, &stand_in] {
         assert!(
             src.contains("private void onEvent(final String kind, final String text)")
                 || src.contains("private void onEvent(String kind, String text)")
         );
     }
+}
+
+/// The app's codec order, audio routes and network-change rules, compiled from the real
+/// sources, run by tests/java/.../LogicCheck.java.
+#[test]
+fn the_apps_plain_java_logic_runs_in_a_jvm() {
+    let classes = tempfile::tempdir().unwrap();
+    if !compile_stand_in(classes.path()) {
+        eprintln!("SKIPPED: no javac (install a JDK 17+, e.g. Debian's openjdk-17-jdk-headless)");
+        return;
+    }
+    let out = Command::new("java")
+        .arg("-cp")
+        .arg(classes.path())
+        .arg("dev.mobilertc.app.LogicCheck")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

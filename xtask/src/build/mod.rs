@@ -181,12 +181,18 @@ impl fmt::Display for Step {
                 )
             }
             Step::Cargo {
+                target,
                 cmd,
                 output,
                 warnings,
-                ..
             } => {
                 show_cmd(f, cmd)?;
+                if let Target::Android(_) = target {
+                    writeln!(
+                        f,
+                        "    native: the shim's Android entry points (shim/android.cc: Java audio device module, Java video source and sinks, Java codec factories, Android network monitor; mrtc_peer_restart_ice) into libmobilertc_app.so"
+                    )?;
+                }
                 for w in warnings {
                     writeln!(f, "    warning: {w}")?;
                 }
@@ -205,6 +211,10 @@ impl fmt::Display for Step {
                 if let Some(jar) = &inputs.webrtc_java {
                     writeln!(f, "    copy {} -> app/libs/libwebrtc.jar", jar.display())?;
                 }
+                writeln!(
+                    f,
+                    "    app: CallActivity (permissions, call state), CallMedia (Camera2 -> CreateJavaVideoSource's observer, SurfaceViewRenderers on one EglBase, MediaCodec codec factories, VP8 first), AudioRouter (route, mute), NetworkWatcher (network change -> nativeNetworkChanged)"
+                )?;
                 writeln!(
                     f,
                     "    ./gradlew assemble{} (signed with ~/.android/debug.keystore, created with keytool when missing)",
