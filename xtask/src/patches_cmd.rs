@@ -50,7 +50,12 @@ pub fn run(sh: &Shell, root: &Path, args: PatchesArgs) -> Result<()> {
     };
     match args.action {
         Action::Status => {
-            let series = patches::load_series(&cfg.patches_dir)?;
+            // A tarball checkout also carries patches/tarball/ (recorded as tarball-<name>).
+            let series = if crate::fetch::tarball::is_tarball_checkout(&cfg.work_dir) {
+                crate::fetch::tarball::patch_series(&cfg)?
+            } else {
+                patches::load_series(&cfg.patches_dir)?
+            };
             let recorded = patches::recorded(&cfg.work_dir)?;
             println!(
                 "patches in {} for {}:",

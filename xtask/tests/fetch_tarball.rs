@@ -460,9 +460,17 @@ fn tarball_makes_the_gclient_layout_and_a_rerun_does_nothing() {
     );
     // patches status sees them (src/ is a git repo with the tarball as its one commit).
     let status = f.ok(&["patches", "status"], &[]);
+    for p in ["tarball-0001-gn-whitelist.patch", "0001-mark.patch"] {
+        let l = status.lines().find(|l| l.contains(p)).unwrap_or_default();
+        assert!(l.trim_end().ends_with(" applied"), "{p}: {status}");
+    }
+    // The gclient route does not take this work dir over.
+    let out = f.xtask(&["fetch-webrtc"], &[]);
+    assert!(!out.status.success());
     assert!(
-        status.contains("0001-mark.patch") && status.contains("applied"),
-        "{status}"
+        text(&out).contains("holds a checkout made from a Chromium tarball"),
+        "{}",
+        text(&out)
     );
 
     // The rerun: every step up to date, nothing spawned.

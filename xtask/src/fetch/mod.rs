@@ -78,6 +78,13 @@ pub fn run(sh: &Shell, args: FetchArgs) -> Result<()> {
         let runner = Runner::new(sh, args.verbose, &host);
         return tarball::run(&runner, &plan, &stamps, args.dry_run, &host);
     }
+    if tarball::is_tarball_checkout(&cfg.work_dir) {
+        bail!(
+            "{} holds a checkout made from a Chromium tarball, not by gclient\n  \
+             hint: rerun with the same --tarball/--debian-source, or use another --work-dir for gclient",
+            cfg.work_dir.display()
+        );
+    }
     let opts = plan::Options {
         skip_install_deps: args.skip_install_deps || host.flag("MOBILERTC_SKIP_INSTALL_DEPS"),
         sudo: args.sudo,

@@ -282,6 +282,11 @@ fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     toml::from_str(&t).with_context(|| format!("invalid {}", path.display()))
 }
 
+/// Whether `work_dir` holds a checkout made by this route (its unpack finished once).
+pub fn is_tarball_checkout(work_dir: &Path) -> bool {
+    checkout_path(work_dir).exists()
+}
+
 /// The milestone of a tarball-route checkout in `work_dir` (from its chrome/VERSION), if
 /// that checkout is at `revision`. This is how `cargo xtask build` learns it: `Config::load`
 /// puts it in `cfg.milestone`.
@@ -513,5 +518,63 @@ fn run_step(
             lock.write(path)?;
             Ok(Some(format!("Chromium {} (M{})", u.version, u.milestone)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigArgs;
+    use crate::host::test_host;
+
+    const REV: &str = "1f975dfd761af6e5d76d28333191973b258d82a8";
+
+    fn record(work: &Path, revision: &str, milestone: u32) {
+        write_toml(
+            &checkout_path(work),
+            &CheckoutRecord {
+                route: "tarball".into(),
+                obtained: Obtained {
+                    tarball: "/t/chromium-151.0.1.2.tar.xz".into(),
+                    sha256: "0".repeat(64),
+                    debian_tar: None,
+                    debian: None,
+                },
+                unpacked: Unpacked {
+                    version: format!("{milestone}.0.1.2"),
+                    milestone,
+                    webrtc_revision: revision.into(),
+                    debian_patches: vec![],
+                    missing: vec![],
+                },
+            },
+        )
+        .unwrap();
+    }
+
+    /// The interface to `cargo xtask build`: a tarball checkout's milestone is cfg.milestone.
+    #[test]
+    fn build_gets_the_tarball_milestone_through_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        let load = |revision: Option<&str>| {
+            let args = ConfigArgs {
+                work_dir: Some(work.clone()),
+                revision: revision.map(str::to_owned),
+                ..Default::default()
+            };
+            Config::load(&crate::project_root(), &test_host(&[]), &args).unwrap()
+        };
+        // No checkout: webrtc.toml's milestone; an overridden revision has none.
+        assert_eq!(load(None).milestone, Some(150));
+        let other = "a".repeat(40);
+        assert_eq!(load(Some(&other)).milestone, None);
+        // A tarball checkout at that revision: its chrome/VERSION milestone.
+        record(&work, &other, 151);
+        assert_eq!(checkout_milestone(&work, &other), Some(151));
+        assert_eq!(load(Some(&other)).milestone, Some(151));
+        // …but not for another revision (a stale record says nothing about the pin).
+        assert_eq!(checkout_milestone(&work, REV), None);
+        assert_eq!(load(None).milestone, Some(150));
     }
 }
