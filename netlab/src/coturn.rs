@@ -10,22 +10,45 @@ pub const PORT: u16 = 3478;
 pub const REALM: &str = "mobilertc.test";
 pub const USER: &str = "netlab";
 pub const PASSWORD: &str = "s3cret-turn";
+/// The secret coturn shares with the signaling server in `use-auth-secret` mode.
+pub const SECRET: &str = "netlab-turn-rest-secret";
 
-/// The `turnserver` argv: long-term credentials with one static user, UDP/TCP only (no
+/// How coturn checks credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Long-term credentials with one static user ([`USER`], [`PASSWORD`]): the network
+    /// checks' `turnutils_uclient`.
+    Static,
+    /// The TURN REST API (`use-auth-secret` + `static-auth-secret` = [`SECRET`]): the
+    /// signaling server hands out `<expiry>:<peer>` credentials, coturn refuses expired ones.
+    Secret,
+}
+
+/// The `turnserver` argv: credentials as `auth` says, UDP/TCP only (no
 /// TLS/DTLS: no certificates to make), no CLI (its port would be one more thing bound),
 /// `-v` because the session and usage lines we read are logged only in verbose mode.
 /// Everything it writes (log, pid file, the SQLite user db it opens anyway) stays in `dir`.
-pub fn argv(ip: Ipv4Addr, dir: &Path) -> Vec<String> {
+pub fn argv(ip: Ipv4Addr, dir: &Path, auth: Auth) -> Vec<String> {
+    argv_on(ip, PORT, dir, auth)
+}
+
+/// [`argv`] on another port (the loopback tests pick a free one).
+pub fn argv_on(ip: Ipv4Addr, port: u16, dir: &Path, auth: Auth) -> Vec<String> {
     let d = |name: &str| dir.join(name).display().to_string();
-    vec![
+    let credentials = match auth {
+        Auth::Static => vec!["--lt-cred-mech".into(), format!("--user={USER}:{PASSWORD}")],
+        Auth::Secret => vec![
+            "--use-auth-secret".into(),
+            format!("--static-auth-secret={SECRET}"),
+        ],
+    };
+    let mut argv: Vec<String> = vec![
         "turnserver".into(),
         "-n".into(), // no config file
         "-v".into(),
         format!("--listening-ip={ip}"),
-        format!("--listening-port={PORT}"),
+        format!("--listening-port={port}"),
         format!("--relay-ip={ip}"),
-        "--lt-cred-mech".into(),
-        format!("--user={USER}:{PASSWORD}"),
         format!("--realm={REALM}"),
         "--no-tls".into(),
         "--no-dtls".into(),
@@ -35,7 +58,9 @@ pub fn argv(ip: Ipv4Addr, dir: &Path) -> Vec<String> {
         format!("--log-file={}", d("turnserver.log")),
         format!("--pidfile={}", d("turnserver.pid")),
         format!("--db={}", d("turndb")),
-    ]
+    ];
+    argv.extend(credentials);
+    argv
 }
 
 /// What the log tells about one run.
@@ -58,6 +83,7 @@ pub struct Usage {
 /// `session 000000000000000001: realm <r> user <u>: incoming packet ALLOCATE processed, success`
 /// `session 001000000000000002: peer usage: realm=<r>, username=<u>, rp=5, rb=500, sp=5, sb=500`
 /// `ERROR: check_stun_auth: user netlab credentials are incorrect`
+/// `ERROR: check_stun_auth: Cannot find credentials of user <1000000000:p1>` (expired)
 pub fn parse_log(text: &str) -> Usage {
     let mut u = Usage::default();
     for line in text.lines() {
@@ -121,7 +147,11 @@ mod tests {
 
     #[test]
     fn argv_keeps_every_file_in_the_run_dir() {
-        let a = argv(Ipv4Addr::new(203, 0, 113, 2), Path::new("/tmp/run"));
+        let a = argv(
+            Ipv4Addr::new(203, 0, 113, 2),
+            Path::new("/tmp/run"),
+            Auth::Static,
+        );
         assert!(a.contains(&"--listening-ip=203.0.113.2".to_string()));
         assert!(a.contains(&"--relay-ip=203.0.113.2".to_string()));
         assert!(a.contains(&"--lt-cred-mech".to_string()));
@@ -130,5 +160,15 @@ mod tests {
             let v = a.iter().find(|x| x.starts_with(f)).unwrap();
             assert!(v.starts_with(&format!("{f}/tmp/run/")), "{v}");
         }
+        let a = argv(
+            Ipv4Addr::new(203, 0, 113, 2),
+            Path::new("/tmp/run"),
+            Auth::Secret,
+        );
+        assert!(a.contains(&"--use-auth-secret".to_string()));
+        assert!(a.contains(&format!("--static-auth-secret={SECRET}")));
+        assert!(!a
+            .iter()
+            .any(|x| x.starts_with("--user=") || x == "--lt-cred-mech"));
     }
 }

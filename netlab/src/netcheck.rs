@@ -76,7 +76,11 @@ pub fn check(scenario: Scenario, dir: &Path) -> Result<NetReport> {
     let caller_ip = topo.node("caller").addr();
     let callee_ip = topo.node("callee").addr();
     let mut lab = Lab::build(topo, dir)?;
-    let turn = lab.spawn("server", "turnserver", &coturn::argv(server_ip, dir))?;
+    let turn = lab.spawn(
+        "server",
+        "turnserver",
+        &coturn::argv(server_ip, dir, coturn::Auth::Static),
+    )?;
     let log = dir.join("turnserver.log");
     if !wait_for_text(&log, "turn server id=0 created", Duration::from_secs(10))? {
         bail!("coturn did not start:\n{}", lab.proc(turn).tail(20));

@@ -86,14 +86,12 @@ pub fn peer_args(s: Scenario, role: &str, call: &Path, room: &str, dir: &Path) -
         // stdin is /dev/null here: its EOF must not read as "hang up".
         "--no-stdin".into(),
     ];
-    let password = match s {
-        Scenario::Relay => Some(coturn::PASSWORD),
-        Scenario::BadTurn => Some("not-the-password"),
-        _ => None,
-    };
-    if let Some(pw) = password {
+    // relay: no --turn, the join answer brings the TURN server and a fresh credential.
+    // bad-turn: a credential of the right form and HMAC whose expiry (2001) has passed.
+    if s == Scenario::BadTurn {
+        let (user, credential) = expired_credential(role);
         a.push("--turn".into());
-        a.push(format!("turn:{server_ip}:{port},{},{pw}", coturn::USER));
+        a.push(format!("turn:{server_ip}:{port},{user},{credential}"));
     }
     // Each side sends its own tone, so what the callee hears can only be the caller's.
     if role == "caller" {
@@ -108,6 +106,31 @@ pub fn peer_args(s: Scenario, role: &str, call: &Path, room: &str, dir: &Path) -
         a.extend(["--record".into(), wav.display().to_string()]);
     }
     PeerArgs { argv: a, json }
+}
+
+/// A TURN REST credential for `peer` that expired on 2001-09-09, signed with the real secret.
+pub fn expired_credential(peer: &str) -> (String, String) {
+    let user = mobilertc_signaling::turn_username(1_000_000_000, peer);
+    let credential = mobilertc_signaling::turn_credential(coturn::SECRET, &user);
+    (user, credential)
+}
+
+/// The signaling server's arguments in scenario `s`: in `relay` it hands out TURN
+/// credentials with the secret coturn holds (read from `secret_file`).
+pub fn signaling_args(s: Scenario, server: &Path, secret_file: &Path) -> Vec<String> {
+    let server_ip = s.topology().node("server").addr();
+    let mut a = vec![
+        server.display().to_string(),
+        "--listen".into(),
+        format!("{server_ip}:{SIGNALING_PORT}"),
+    ];
+    if s == Scenario::Relay {
+        a.push("--turn".into());
+        a.push(format!("turn:{server_ip}:{}?transport=udp", coturn::PORT));
+        a.push("--turn-secret-file".into());
+        a.push(secret_file.display().to_string());
+    }
+    a
 }
 
 /// What one scenario showed.
@@ -160,7 +183,7 @@ pub fn problems(s: Scenario, caller: &Summary, callee: &Summary, turn: &Usage) -
         for (role, sum) in peers {
             match (sum.connected, sum.pair) {
                 (true, Some((l, r))) => p.push(format!(
-                    "{role}: connected ({l}/{r}) although only TURN gets through and its password is wrong"
+                    "{role}: connected ({l}/{r}) although only TURN gets through and its credential has expired"
                 )),
                 // The app's own contract (docs/calling-app.md): "ok" = connected, then hung up.
                 (true, None) => p.push(format!(
@@ -185,7 +208,7 @@ pub fn problems(s: Scenario, caller: &Summary, callee: &Summary, turn: &Usage) -
         }
         if turn.allocations > 0 {
             p.push(format!(
-                "coturn allocated {} relays with a wrong password",
+                "coturn allocated {} relays with an expired credential",
                 turn.allocations
             ));
         }
@@ -305,16 +328,18 @@ pub fn run(s: Scenario, apps: &Apps, dir: &Path, keep: bool) -> Result<Report> {
     if keep {
         lab.keep();
     }
+    let secret_file = dir.join("turn-secret");
+    fs::write(&secret_file, format!("{}\n", coturn::SECRET)).context("writing turn-secret")?;
     let sig = lab.spawn(
         "server",
         "signaling",
-        &[
-            apps.server.display().to_string(),
-            "--listen".into(),
-            format!("{server_ip}:{SIGNALING_PORT}"),
-        ],
+        &signaling_args(s, &apps.server, &secret_file),
     )?;
-    let turn = lab.spawn("server", "turnserver", &coturn::argv(server_ip, dir))?;
+    let turn = lab.spawn(
+        "server",
+        "turnserver",
+        &coturn::argv(server_ip, dir, coturn::Auth::Secret),
+    )?;
     let log = dir.join("turnserver.log");
     if !wait_for_text(
         &lab.proc(sig).stdout.clone(),
@@ -578,13 +603,32 @@ mod tests {
             local.ends_with("--tone-hz 440 --expect-tone 660"),
             "{local}"
         );
-        assert!(joined(Scenario::Relay, "caller").contains(&format!(
-            "--turn turn:203.0.113.2:3478,{},{}",
-            coturn::USER,
-            coturn::PASSWORD
-        )));
+        // relay: the TURN server and its credential come from the join answer.
+        assert!(!joined(Scenario::Relay, "caller").contains("--turn"));
+        let sig = signaling_args(
+            Scenario::Relay,
+            Path::new("/bin/sig"),
+            Path::new("/run/x/s"),
+        );
+        assert_eq!(
+            sig.join(" "),
+            "/bin/sig --listen 203.0.113.2:8080 --turn turn:203.0.113.2:3478?transport=udp \
+             --turn-secret-file /run/x/s"
+        );
+        let sig = signaling_args(
+            Scenario::Local,
+            Path::new("/bin/sig"),
+            Path::new("/run/x/s"),
+        );
+        assert_eq!(sig.join(" "), "/bin/sig --listen 10.0.0.2:8080");
+        // bad-turn: expired in 2001; the credential as Python's hmac computes it.
         let bad = joined(Scenario::BadTurn, "caller");
-        assert!(bad.contains("--turn turn:203.0.113.2:3478,netlab,not-the-password"));
+        assert!(
+            bad.contains(
+                "--turn turn:203.0.113.2:3478,1000000000:caller,sPPGHqcmgdnqW0RWE/DP20z0b9k="
+            ),
+            "{bad}"
+        );
         assert!(bad.contains(&format!("--connect-timeout {BAD_TURN_TIMEOUT_SECS}")));
     }
 }

@@ -8,9 +8,11 @@ pub enum Scenario {
     Local,
     /// Each peer behind its own stable NAT, STUN on the public segment: srflx.
     Srflx,
-    /// Each peer behind a symmetric NAT, TURN with long-term credentials: relay.
+    /// Each peer behind a symmetric NAT, TURN with the short-lived credentials the signaling
+    /// server hands out (coturn in `use-auth-secret` mode): relay.
     Relay,
-    /// The relay network with a wrong TURN password: a clear failure within the timeout.
+    /// The relay network with an expired TURN credential (right HMAC, past expiry): a clear
+    /// failure within the timeout.
     BadTurn,
     /// The LAN with a STUN server that answers nobody: still host/host.
     StunUnreachable,

@@ -209,7 +209,11 @@ fn call(s: Scenario, dir: &Path) -> Result<(Summary, Summary, coturn::Usage)> {
     let topo = s.topology();
     let server = topo.node("server").addr();
     let mut lab = Lab::build(topo, dir)?;
-    let turn = lab.spawn("server", "turnserver", &coturn::argv(server, dir))?;
+    let turn = lab.spawn(
+        "server",
+        "turnserver",
+        &coturn::argv(server, dir, coturn::Auth::Static),
+    )?;
     let log = dir.join("turnserver.log");
     if !wait_for_text(&log, "turn server id=0 created", Duration::from_secs(10))? {
         bail!("coturn did not start:\n{}", lab.proc(turn).tail(20));

@@ -1,5 +1,6 @@
 //! Server limits and timeouts (the table in docs/signaling.md).
 
+use crate::ice::IceConfig;
 use std::time::Duration;
 
 /// Limits and timeouts of one server. `Default` gives the values documented in
@@ -35,6 +36,8 @@ pub struct Config {
     pub join_burst: u32,
     /// Open connections; one more is answered 503 `server_full` and closed.
     pub max_connections: usize,
+    /// STUN/TURN servers and the TURN secret for the join answer's `ice_servers`.
+    pub ice: IceConfig,
     /// One line per join/leave/expiry on stderr.
     pub log: bool,
 }
@@ -55,6 +58,10 @@ impl Default for Config {
             join_rate_per_sec: 5,
             join_burst: 30,
             max_connections: 16_384,
+            ice: IceConfig {
+                turn_ttl: Duration::from_secs(86_400),
+                ..IceConfig::default()
+            },
             log: true,
         }
     }
@@ -63,6 +70,8 @@ impl Default for Config {
 /// A configuration the server cannot run with.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
+    #[error("{0}")]
+    Ice(String),
     #[error("{field} must be at least {min} (got {got})")]
     TooSmall {
         field: &'static str,
@@ -101,6 +110,9 @@ impl Config {
             check("join_burst", 1, self.join_burst as u64)?;
         }
         check("max_connections", 2, self.max_connections as u64)?;
+        if let Some(p) = self.ice.problem() {
+            return Err(ConfigError::Ice(p));
+        }
         Ok(())
     }
 }

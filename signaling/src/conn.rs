@@ -8,8 +8,38 @@ use crate::error::ApiError;
 use bytes::Bytes;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// A connection's byte stream: plain TCP or TLS over it.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Waits until bytes (or the end of the stream) arrive and reads them into `buf`;
+    /// `Ok(0)` at the end. Cancel-safe, and holds no buffer of its own while it waits:
+    /// it watches a waiting long-poll's connection for the client going away.
+    fn watch(
+        &mut self,
+        buf: &mut Vec<u8>,
+    ) -> impl std::future::Future<Output = std::io::Result<usize>> + Send;
+}
+
+impl Transport for TcpStream {
+    async fn watch(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        loop {
+            self.readable().await?;
+            match self.try_read_buf(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    async fn watch(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        // Cancel-safe: a partly received record stays in the TLS state, not in this future.
+        self.read_buf(buf).await
+    }
+}
 
 /// Largest request head (request line + headers).
 const MAX_HEAD: usize = 16 * 1024;
@@ -137,17 +167,16 @@ enum ReadError {
     Reply(Reply),
 }
 
-pub(crate) struct Conn {
-    stream: TcpStream,
+pub(crate) struct Conn<S> {
+    stream: S,
     /// Bytes read and not consumed yet; empty (and unallocated) between requests.
     buf: Vec<u8>,
     client: Option<std::net::IpAddr>,
 }
 
-impl Conn {
-    pub fn new(stream: TcpStream) -> Conn {
-        let _ = stream.set_nodelay(true);
-        let client = stream.peer_addr().ok().map(|a| a.ip());
+impl<S: Transport> Conn<S> {
+    /// `client`: the peer's address (join-rate buckets).
+    pub fn new(stream: S, client: Option<std::net::IpAddr>) -> Conn<S> {
         Conn {
             stream,
             buf: Vec::new(),
@@ -449,16 +478,16 @@ impl Conn {
     /// Serves requests until the client closes, an error closes the connection, or the
     /// server stops. `handle` answers one request; `stopping()` resolves on shutdown and
     /// `is_stopping()` says whether it has begun.
-    pub async fn serve<H, F, S, SF>(
+    pub async fn serve<H, F, St, SF>(
         mut self,
         max_body: usize,
         handle: H,
-        stopping: S,
+        stopping: St,
         is_stopping: impl Fn() -> bool,
     ) where
         H: Fn(Req) -> F,
         F: std::future::Future<Output = Reply>,
-        S: Fn() -> SF,
+        St: Fn() -> SF,
         SF: std::future::Future<Output = ()>,
     {
         loop {
@@ -488,15 +517,10 @@ impl Conn {
                     r = &mut reply => break r,
                     // A client that goes away ends its waiting poll. Bytes that come meanwhile
                     // are the next (pipelined) request.
-                    ready = self.stream.readable(), if watch_close && self.buf.len() < MAX_HEAD => {
-                        if ready.is_err() {
-                            return;
-                        }
-                        match self.stream.try_read_buf(&mut self.buf) {
-                            Ok(0) => return,
+                    read = self.stream.watch(&mut self.buf), if watch_close && self.buf.len() < MAX_HEAD => {
+                        match read {
+                            Ok(0) | Err(_) => return,
                             Ok(_) => {}
-                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                            Err(_) => return,
                         }
                     }
                 }

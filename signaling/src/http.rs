@@ -1,10 +1,11 @@
 //! Routing of protocol v1 onto the hub, the accept loop and graceful shutdown.
 
 use crate::config::Config;
-use crate::conn::{Conn, Reply, Req};
+use crate::conn::{Conn, Reply, Req, Transport};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::protocol::{check_name, parse_join, parse_poll_query, parse_send};
+use crate::tls::Tls;
 use bytes::Bytes;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +20,9 @@ const INDEX_HTML: &str = include_str!("../web/index.html");
 
 /// How long `run_until` waits for requests in flight after the shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Time for a client to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The token of `Authorization: Bearer <token>`.
 fn bearer(req: &Req) -> Result<&str, ApiError> {
@@ -108,8 +112,10 @@ async fn route(hub: &Arc<Hub>, req: &Req) -> Result<Reply, ApiError> {
                 .iter()
                 .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
                 .collect();
+            let (ice_servers, ice_ttl) = c.ice.for_peer(&j.peer_id, std::time::SystemTime::now());
             let v = serde_json::json!({
                 "peer_id": j.peer_id, "token": j.token, "room": j.room, "peers": peers,
+                "ice_servers": ice_servers, "ice_servers_ttl_s": ice_ttl,
                 "poll_timeout_ms": c.poll_timeout.as_millis() as u64,
                 "expire_after_ms": c.expire_after.as_millis() as u64,
                 "limits": {
@@ -196,6 +202,19 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     hub: Arc<Hub>,
+    tls: Option<Tls>,
+}
+
+async fn serve<S: Transport>(stream: S, client: Option<std::net::IpAddr>, hub: Arc<Hub>) {
+    let max_body = hub.config.max_body_bytes;
+    Conn::new(stream, client)
+        .serve(
+            max_body,
+            |req| handle(hub.clone(), req),
+            || hub.stopped(),
+            || hub.is_shutting_down(),
+        )
+        .await;
 }
 
 impl Server {
@@ -210,11 +229,24 @@ impl Server {
             listener,
             local_addr,
             hub: Arc::new(Hub::new(config)),
+            tls: None,
         })
+    }
+
+    /// Serves HTTPS with this certificate instead of plain HTTP.
+    pub fn with_tls(mut self, tls: Tls) -> Server {
+        self.tls = Some(tls);
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// `http://ADDR` or `https://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
     }
 
     /// Serves until `shutdown` completes; then stops accepting, answers waiting polls with
@@ -223,7 +255,9 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let Server { listener, hub, .. } = self;
+        let Server {
+            listener, hub, tls, ..
+        } = self;
         let reaper = {
             let hub = hub.clone();
             tokio::spawn(async move {
@@ -255,28 +289,36 @@ impl Server {
             let open = connections.open.fetch_add(1, Ordering::SeqCst);
             let guard = ConnGuard(connections.clone());
             let hub = hub.clone();
+            let _ = stream.set_nodelay(true);
+            let client = stream.peer_addr().ok().map(|a| a.ip());
             if open >= hub.config.max_connections {
-                tokio::spawn(async move {
-                    let _guard = guard;
-                    let full = ApiError::ServerFull {
-                        what: "connections",
-                        retry_after_secs: 1,
-                    };
-                    Conn::new(stream).refuse(&Reply::error(&full)).await;
-                });
+                if tls.is_none() {
+                    tokio::spawn(async move {
+                        let _guard = guard;
+                        let full = ApiError::ServerFull {
+                            what: "connections",
+                            retry_after_secs: 1,
+                        };
+                        Conn::new(stream, client).refuse(&Reply::error(&full)).await;
+                    });
+                }
+                // Over TLS an answer would cost a handshake: the connection is just closed.
                 continue;
             }
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let _guard = guard;
-                let max_body = hub.config.max_body_bytes;
-                Conn::new(stream)
-                    .serve(
-                        max_body,
-                        |req| handle(hub.clone(), req),
-                        || hub.stopped(),
-                        || hub.is_shutting_down(),
-                    )
-                    .await;
+                match tls {
+                    None => serve(stream, client, hub).await,
+                    Some(tls) => {
+                        let handshake = tls.acceptor.accept(stream);
+                        if let Ok(Ok(stream)) =
+                            tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await
+                        {
+                            serve(stream, client, hub).await;
+                        }
+                    }
+                }
             });
         }
         drop(listener);
@@ -291,14 +333,15 @@ impl Server {
 /// Dropping it shuts the server down gracefully and joins the thread.
 pub struct BackgroundServer {
     addr: SocketAddr,
+    url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 impl BackgroundServer {
-    /// `http://127.0.0.1:PORT`, the base URL of the protocol.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS), the base URL of the protocol.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.url.clone()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -331,13 +374,26 @@ impl Drop for BackgroundServer {
 
 /// Binds `addr` and serves on a new thread with a 2-worker tokio runtime.
 pub fn spawn_background(addr: SocketAddr, config: Config) -> std::io::Result<BackgroundServer> {
+    spawn_background_with(addr, config, None)
+}
+
+/// [`spawn_background`], serving HTTPS when `tls` is given.
+pub fn spawn_background_with(
+    addr: SocketAddr,
+    config: Config,
+    tls: Option<Tls>,
+) -> std::io::Result<BackgroundServer> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("signaling")
         .enable_all()
         .build()?;
-    let server = runtime.block_on(Server::bind(addr, config))?;
+    let mut server = runtime.block_on(Server::bind(addr, config))?;
+    if let Some(tls) = tls {
+        server = server.with_tls(tls);
+    }
     let addr = server.local_addr();
+    let url = server.url();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("signaling-server".into())
@@ -349,6 +405,7 @@ pub fn spawn_background(addr: SocketAddr, config: Config) -> std::io::Result<Bac
         })?;
     Ok(BackgroundServer {
         addr,
+        url,
         stop: Some(stop),
         thread: Some(thread),
     })

@@ -15,9 +15,13 @@ mod conn;
 mod error;
 mod http;
 mod hub;
+mod ice;
 mod limits;
 pub mod protocol;
+mod tls;
 
 pub use config::{Config, ConfigError};
 pub use error::ApiError;
-pub use http::{spawn_background, BackgroundServer, Server};
+pub use http::{spawn_background, spawn_background_with, BackgroundServer, Server};
+pub use ice::{turn_credential, turn_username, IceConfig};
+pub use tls::{Tls, TlsSource};

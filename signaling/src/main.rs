@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use mobilertc_signaling::{Config, Server};
+use mobilertc_signaling::{Config, IceConfig, Server, Tls, TlsSource};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -53,6 +53,36 @@ struct Args {
     /// Open connections (more are answered 503 and closed).
     #[arg(long, default_value_t = 16_384)]
     max_connections: usize,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Serve HTTPS with a certificate made now for these names (comma-separated DNS names
+    /// and IP addresses, e.g. `localhost,192.168.1.20`); its fingerprints are printed.
+    #[arg(long, value_delimiter = ',', num_args = 1.., value_name = "NAMES")]
+    tls_self_signed: Option<Vec<String>>,
+    /// With --tls-self-signed: also write the certificate (PEM) here, for clients to trust.
+    #[arg(long, requires = "tls_self_signed")]
+    tls_cert_out: Option<std::path::PathBuf>,
+    /// A STUN URL for clients, in the join answer (repeat for several).
+    #[arg(long = "stun", value_name = "URL")]
+    stun: Vec<String>,
+    /// A TURN URL for clients (repeat for several, e.g. `turn:HOST:3478?transport=udp`);
+    /// each join gets a short-lived credential for them (needs --turn-secret).
+    #[arg(long = "turn", value_name = "URL")]
+    turn: Vec<String>,
+    /// The secret shared with the TURN server (coturn's static-auth-secret). Prefer the
+    /// environment variable or --turn-secret-file: a command line is visible to other users.
+    #[arg(long, env = "MOBILERTC_TURN_SECRET", hide_env_values = true)]
+    turn_secret: Option<String>,
+    /// A file whose first line is the TURN secret.
+    #[arg(long, conflicts_with = "turn_secret")]
+    turn_secret_file: Option<std::path::PathBuf>,
+    /// Seconds a TURN credential stays valid after the join.
+    #[arg(long, default_value_t = 86_400)]
+    turn_ttl_secs: u64,
     /// No join/leave/expiry lines on stderr.
     #[arg(long)]
     quiet: bool,
@@ -105,6 +135,18 @@ fn main() {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     raise_nofile_limit();
+    let turn_secret = match &args.turn_secret_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the TURN secret from {}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+        ),
+        None => args.turn_secret.clone(),
+    };
     let config = Config {
         poll_timeout: Duration::from_millis(args.poll_timeout_ms),
         expire_after: Duration::from_millis(args.expire_after_ms),
@@ -119,13 +161,45 @@ async fn run(args: Args) -> anyhow::Result<()> {
         join_rate_per_sec: args.join_rate_per_sec,
         join_burst: args.join_burst,
         max_connections: args.max_connections,
+        ice: IceConfig {
+            stun_urls: args.stun.clone(),
+            turn_urls: args.turn.clone(),
+            turn_secret,
+            turn_ttl: Duration::from_secs(args.turn_ttl_secs),
+        },
         log: !args.quiet,
     };
-    let server = Server::bind(args.listen, config)
+    let source = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (_, _, Some(names)) => Some(TlsSource::SelfSigned {
+            names: names.clone(),
+        }),
+        _ => None,
+    };
+    let tls = match &source {
+        Some(source) => Some(Tls::load(source).context("setting up TLS")?),
+        None => None,
+    };
+    if let (Some(path), Some(tls)) = (&args.tls_cert_out, &tls) {
+        std::fs::write(path, &tls.cert_pem)
+            .with_context(|| format!("writing the certificate to {}", path.display()))?;
+    }
+    let mut server = Server::bind(args.listen, config)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if let Some(tls) = tls.clone() {
+        server = server.with_tls(tls);
+    }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on http://{}", server.local_addr())?;
+    // The first line is what tools parse; the certificate's fingerprints follow.
+    writeln!(out, "listening on {}", server.url())?;
+    if let Some(tls) = &tls {
+        writeln!(out, "certificate sha256 {}", tls.fingerprint())?;
+        writeln!(out, "certificate spki-sha256 {}", tls.spki_pin())?;
+    }
     out.flush()?;
     drop(out);
     server.run_until(stop_signal()).await?;

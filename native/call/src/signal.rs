@@ -98,6 +98,53 @@ pub struct Joined {
     pub peers: Vec<RoomPeer>,
     /// The server's long-poll timeout.
     pub poll_timeout_ms: u64,
+    /// STUN/TURN servers the server hands out (TURN with a short-lived credential); empty
+    /// when it has none configured or predates them.
+    #[serde(default)]
+    pub ice_servers: Vec<JoinIceServer>,
+    /// Seconds the TURN credential stays valid, when there is one.
+    #[serde(default)]
+    pub ice_servers_ttl_s: Option<u64>,
+}
+
+/// One entry of the join's `ice_servers`, shaped as the browser's `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct JoinIceServer {
+    /// One URL or several.
+    pub urls: Urls,
+    /// TURN user name (`<expiry>:<peer id>`).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// TURN credential.
+    #[serde(default)]
+    pub credential: Option<String>,
+}
+
+/// `urls` of an `RTCIceServer`: a string or a list of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Urls {
+    /// One URL.
+    One(String),
+    /// Several URLs.
+    Many(Vec<String>),
+}
+
+impl Joined {
+    /// The join's ICE servers in the form the peer connection takes.
+    pub fn ice_servers(&self) -> Vec<mobilertc::IceServer> {
+        self.ice_servers
+            .iter()
+            .map(|s| mobilertc::IceServer {
+                urls: match &s.urls {
+                    Urls::One(u) => vec![u.clone()],
+                    Urls::Many(us) => us.clone(),
+                },
+                username: s.username.clone().unwrap_or_default(),
+                credential: s.credential.clone().unwrap_or_default(),
+            })
+            .collect()
+    }
 }
 
 /// What the poll thread delivers.
@@ -403,5 +450,32 @@ mod tests {
         let err = base_url("localhost:8080").unwrap_err().to_string();
         assert!(err.contains("http://"), "{err}");
         assert!(base_url("http://").is_err());
+    }
+
+    #[test]
+    fn join_ice_servers_become_peer_connection_servers() {
+        let joined: Joined = serde_json::from_value(json!({
+            "peer_id": "p7", "token": "t", "peers": [], "poll_timeout_ms": 25000,
+            "ice_servers": [
+                {"urls": "stun:192.0.2.1:3478"},
+                {"urls": ["turn:192.0.2.1:3478?transport=udp", "turn:192.0.2.1:3478?transport=tcp"],
+                 "username": "1700000000:p7", "credential": "3IG5L5iNfxcCrpryJqbLk0Pi5aQ="},
+            ],
+            "ice_servers_ttl_s": 86400,
+        }))
+        .unwrap();
+        let servers = joined.ice_servers();
+        assert_eq!(servers[0].urls, ["stun:192.0.2.1:3478"]);
+        assert_eq!(servers[0].username, "");
+        assert_eq!(servers[1].urls.len(), 2);
+        assert_eq!(servers[1].username, "1700000000:p7");
+        assert_eq!(servers[1].credential, "3IG5L5iNfxcCrpryJqbLk0Pi5aQ=");
+        assert_eq!(joined.ice_servers_ttl_s, Some(86400));
+        // A server without them.
+        let old: Joined = serde_json::from_value(
+            json!({"peer_id": "p1", "token": "t", "peers": [], "poll_timeout_ms": 25000}),
+        )
+        .unwrap();
+        assert!(old.ice_servers().is_empty());
     }
 }

@@ -119,6 +119,9 @@ impl Runner {
             Ok(s) => s,
             Err(e) => return End::Failed(format!("joining room {}: {e}", self.config.room)),
         };
+        // The server's STUN/TURN servers (short-lived TURN credentials) come after the ones
+        // given on the command line.
+        self.config.ice_servers.extend(session.joined.ice_servers());
         let role = if session.joined.peers.is_empty() {
             Role::Callee
         } else {
