@@ -13,3 +13,8 @@ pub mod jni_glue;
 pub mod session;
 
 pub use session::{app_config, event_kind, Session};
+
+// The build script's JNI export logic, with its tests (it runs only for Android targets).
+#[cfg(test)]
+#[path = "../build/jni_exports.rs"]
+mod jni_exports;
