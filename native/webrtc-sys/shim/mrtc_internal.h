@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+// Video codec factories: upstream's `webrtc` target links the codec template adapters (VP8,
+// VP9, libaom AV1, dav1d) but not the "builtin" factories (their own target there, since
+// ~M117); Debian's tg_owt (M110) links the builtin ones and has no dav1d/libaom adapters.
+#define MRTC_VIDEO_CODEC_TEMPLATES (MRTC_WEBRTC_MILESTONE >= 120)
 // AudioDeviceModule moved to api/ (the modules/ header forwards to it where both exist).
 #if __has_include("api/audio/audio_device.h")
 #include "api/audio/audio_device.h"
@@ -38,8 +42,19 @@
 #include "api/video/i420_buffer.h"
 #include "api/video/video_frame.h"
 #include "api/video/video_sink_interface.h"
+#if MRTC_VIDEO_CODEC_TEMPLATES
+#include "api/video_codecs/video_decoder_factory_template.h"
+#include "api/video_codecs/video_decoder_factory_template_dav1d_adapter.h"
+#include "api/video_codecs/video_decoder_factory_template_libvpx_vp8_adapter.h"
+#include "api/video_codecs/video_decoder_factory_template_libvpx_vp9_adapter.h"
+#include "api/video_codecs/video_encoder_factory_template.h"
+#include "api/video_codecs/video_encoder_factory_template_libaom_av1_adapter.h"
+#include "api/video_codecs/video_encoder_factory_template_libvpx_vp8_adapter.h"
+#include "api/video_codecs/video_encoder_factory_template_libvpx_vp9_adapter.h"
+#else
 #include "api/video_codecs/builtin_video_decoder_factory.h"
 #include "api/video_codecs/builtin_video_encoder_factory.h"
+#endif
 #include "media/base/adapted_video_track_source.h"
 #include "rtc_base/logging.h"
 #include "rtc_base/ref_counted_object.h"
