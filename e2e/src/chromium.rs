@@ -122,6 +122,12 @@ impl Drop for Group {
 impl Chromium {
     /// Starts `binary` headless with a fresh profile and connects to its DevTools endpoint.
     pub fn launch(binary: &Path) -> Result<Chromium> {
+        Chromium::launch_with(binary, &[])
+    }
+
+    /// [`Chromium::launch`] with more command-line flags (e.g.
+    /// `--ignore-certificate-errors-spki-list=…` to trust a test server's certificate).
+    pub fn launch_with(binary: &Path, extra: &[String]) -> Result<Chromium> {
         let profile = tempfile::Builder::new()
             .prefix("mobilertc-chromium-")
             .tempdir()
@@ -133,6 +139,7 @@ impl Chromium {
         let root = unsafe { libc::geteuid() } == 0;
         let mut cmd = Command::new(binary);
         cmd.args(flags(root))
+            .args(extra)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .stdin(Stdio::null())

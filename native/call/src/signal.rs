@@ -231,11 +231,24 @@ pub struct Session {
 impl Session {
     /// Joins `room` on `server` (e.g. `http://127.0.0.1:8080`).
     pub fn join(server: &str, room: &str, name: Option<&str>) -> Result<Session, SignalError> {
+        Session::join_trusting(server, room, name, None)
+    }
+
+    /// [`Session::join`] trusting the PEM certificate(s) in `cert` for an `https://` server,
+    /// besides the public CAs (e.g. a self-signed one).
+    pub fn join_trusting(
+        server: &str,
+        room: &str,
+        name: Option<&str>,
+        cert: Option<&std::path::Path>,
+    ) -> Result<Session, SignalError> {
         let base = base_url(server)?;
         check_name("room", room)?;
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(5))
-            .build();
+        let mut builder = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5));
+        if base.starts_with("https://") || cert.is_some() {
+            builder = tls::configure(builder, cert)?;
+        }
+        let agent = builder.build();
         let url = format!("{base}/rooms/{room}/join");
         let joined: Joined = agent
             .post(&url)
@@ -477,5 +490,57 @@ mod tests {
         )
         .unwrap();
         assert!(old.ice_servers().is_empty());
+    }
+}
+
+#[cfg(feature = "tls")]
+mod tls {
+    use super::SignalError;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    use std::sync::Arc;
+
+    /// rustls with the public CAs (webpki-roots) plus the certificates in `extra`.
+    pub fn configure(
+        builder: ureq::AgentBuilder,
+        extra: Option<&std::path::Path>,
+    ) -> Result<ureq::AgentBuilder, SignalError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(path) = extra {
+            let bad = |why: String| {
+                SignalError::Invalid(format!("server certificate {}: {why}", path.display()))
+            };
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| bad(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(bad("no CERTIFICATE in it".into()));
+            }
+            for c in certs {
+                roots.add(c).map_err(|e| bad(e.to_string()))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| SignalError::Invalid(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(builder.tls_config(Arc::new(config)))
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+mod tls {
+    use super::SignalError;
+
+    pub fn configure(
+        _: ureq::AgentBuilder,
+        _: Option<&std::path::Path>,
+    ) -> Result<ureq::AgentBuilder, SignalError> {
+        Err(SignalError::Invalid(
+            "https:// needs mobilertc-call built with its `tls` feature".into(),
+        ))
     }
 }

@@ -17,9 +17,13 @@ use mobilertc_call::{parse_stun, parse_turn, AudioInput, Call, CallConfig, CallE
     about = "Call another peer through a mobilertc signaling server"
 )]
 struct Args {
-    /// Signaling server, e.g. http://127.0.0.1:8080.
+    /// Signaling server, e.g. http://127.0.0.1:8080 or https://host:8443.
     #[arg(long, env = "MOBILERTC_SERVER")]
     server: String,
+    /// A PEM certificate to trust for an https:// server besides the public CAs (e.g. the
+    /// file `mobilertc-signaling --tls-self-signed … --tls-cert-out FILE` wrote).
+    #[arg(long, value_name = "PEM")]
+    server_cert: Option<PathBuf>,
     /// Room to join (1-64 of A-Z a-z 0-9 _ -).
     #[arg(long)]
     room: String,
@@ -79,6 +83,7 @@ fn secs(what: &str, v: f64) -> Result<Duration> {
 
 fn config(args: &Args) -> Result<CallConfig> {
     let mut c = CallConfig::new(&args.server, &args.room);
+    c.server_cert = args.server_cert.clone();
     c.name = args.name.clone();
     c.audio = if args.no_audio {
         AudioInput::None

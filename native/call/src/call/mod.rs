@@ -33,8 +33,11 @@ use runner::Runner;
 /// Everything a call needs to know.
 #[derive(Debug, Clone)]
 pub struct CallConfig {
-    /// Signaling server base URL, e.g. `http://127.0.0.1:8080`.
+    /// Signaling server base URL, e.g. `http://127.0.0.1:8080` or `https://host:8443`.
     pub server: String,
+    /// A PEM certificate to trust for an `https://` server besides the public CAs (e.g. the
+    /// server's self-signed one, `mobilertc-signaling --tls-cert-out`).
+    pub server_cert: Option<PathBuf>,
     /// Room name.
     pub room: String,
     /// Display name passed to the others.
@@ -66,6 +69,7 @@ impl CallConfig {
     pub fn new(server: impl Into<String>, room: impl Into<String>) -> CallConfig {
         CallConfig {
             server: server.into(),
+            server_cert: None,
             room: room.into(),
             name: None,
             ice_servers: vec![],

@@ -111,10 +111,11 @@ impl Runner {
 
     /// Joins, runs the flow, and always cleans up (bye, close, leave).
     pub(super) fn call(&mut self, factory: &Factory, rx: &Receiver<Ev>) -> End {
-        let session = match Session::join(
+        let session = match Session::join_trusting(
             &self.config.server,
             &self.config.room,
             self.config.name.as_deref(),
+            self.config.server_cert.as_deref(),
         ) {
             Ok(s) => s,
             Err(e) => return End::Failed(format!("joining room {}: {e}", self.config.room)),
