@@ -360,7 +360,8 @@ pub fn plan(
         };
         let mut env = env.clone();
         if let Some(llvm) = &system_llvm {
-            env.extend(llvm.env());
+            let path = env.get("PATH").cloned().unwrap_or_default();
+            env.extend(llvm.env(&path));
         }
         steps.push(Step::GnGen {
             target: t,

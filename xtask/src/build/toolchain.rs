@@ -53,13 +53,27 @@ impl SystemLlvm {
         self.base.join("lib")
     }
 
-    /// The environment gn and ninja need (the unbundle toolchain reads it at `gn gen`).
-    pub fn env(&self) -> BTreeMap<String, String> {
+    /// The environment gn and ninja need (the unbundle toolchain reads it at `gn gen`),
+    /// given the PATH they would otherwise get. Tools by bare name, with `<base>/bin` first
+    /// on PATH: Debian's gcc_toolchain patch turns a path in AR into a tool `inputs` entry
+    /// the 2022 gn rejects, and with a bare `clang` found in `<base>/bin` clang finds its
+    /// own `ld.lld` there (Chromium passes -no-canonical-prefixes, so a /usr/bin/clang-22
+    /// would look in /usr/bin, where lld is only `ld.lld-22`).
+    pub fn env(&self, path: &str) -> BTreeMap<String, String> {
+        let bin = self.base.join("bin").display().to_string();
         let mut env = BTreeMap::new();
-        env.insert("CC".into(), self.tool("clang"));
-        env.insert("CXX".into(), self.tool("clang++"));
-        env.insert("AR".into(), self.tool("llvm-ar"));
-        env.insert("NM".into(), self.tool("llvm-nm"));
+        env.insert(
+            "PATH".into(),
+            if path.is_empty() {
+                bin
+            } else {
+                format!("{bin}:{path}")
+            },
+        );
+        env.insert("CC".into(), "clang".into());
+        env.insert("CXX".into(), "clang++".into());
+        env.insert("AR".into(), "llvm-ar".into());
+        env.insert("NM".into(), "llvm-nm".into());
         env.insert("CXXFLAGS".into(), "-stdlib=libc++".into());
         // Host tools (protoc, …) link libc++ statically, like the library's consumers do.
         env.insert("LDFLAGS".into(), "-stdlib=libc++ -static-libstdc++".into());
@@ -129,9 +143,10 @@ mod tests {
         let llvm = SystemLlvm::from_gn_args(&args(&full)).expect("selected");
         assert_eq!(llvm.base, PathBuf::from("/usr/lib/llvm-22"));
         assert_eq!(llvm.cxx(), "/usr/lib/llvm-22/bin/clang++");
-        let env = llvm.env();
-        assert_eq!(env["CC"], "/usr/lib/llvm-22/bin/clang");
-        assert_eq!(env["AR"], "/usr/lib/llvm-22/bin/llvm-ar");
+        let env = llvm.env("/usr/bin:/bin");
+        assert_eq!(env["PATH"], "/usr/lib/llvm-22/bin:/usr/bin:/bin");
+        assert_eq!(env["CC"], "clang");
+        assert_eq!(env["AR"], "llvm-ar");
         assert_eq!(env["CXXFLAGS"], "-stdlib=libc++");
         assert!(llvm.link_args().contains(&"-fuse-ld=lld".to_string()));
 
