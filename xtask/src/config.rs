@@ -279,6 +279,24 @@ impl Config {
         // toml's message already shows the offending key and line; add the file.
         let raw: ConfigFile =
             toml::from_str(text).with_context(|| format!("invalid config {}", file.display()))?;
+        // A bad override is the flag's fault, not the file's: say so.
+        for (flag, value) in [
+            ("--revision (MOBILERTC_WEBRTC_REVISION)", &args.revision),
+            (
+                "--depot-tools-revision (MOBILERTC_DEPOT_TOOLS_REVISION)",
+                &args.depot_tools_revision,
+            ),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty() && !is_commit(v)) {
+                return Err(BadValue {
+                    key: flag.into(),
+                    file: "the command line".into(),
+                    problem: format!("`{v}` is not a 40-digit commit hash"),
+                    hint: "pass an exact commit; `git ls-remote <url> <branch>` prints one".into(),
+                }
+                .into());
+            }
+        }
         let base = file.parent().unwrap_or(Path::new("."));
         let from_file = |p: &Path| base.join(p);
         let from_flag = |p: &PathBuf| host.cwd.join(p);

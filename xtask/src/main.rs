@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod apk;
+mod apt;
 mod build;
 mod config;
 mod demo;
@@ -15,6 +16,7 @@ mod host;
 mod install;
 mod patches;
 mod patches_cmd;
+mod proc;
 mod run;
 mod sdk;
 mod state;

@@ -31,10 +31,16 @@ pub struct Patch {
 
 /// The patches of `dir` in application order: the names listed in `dir/series` if that file
 /// exists (one per line, `#` comments), else every `*.patch` sorted by name. A missing
-/// directory is an empty series.
+/// directory is an error (a typo must not turn into "0 applied"); an empty one is an empty
+/// series.
 pub fn load_series(dir: &Path) -> Result<Vec<Patch>> {
-    if !dir.exists() {
-        return Ok(Vec::new());
+    if !dir.is_dir() {
+        bail!(
+            "the patches directory {} does not exist\n  hint: fix checkout.patches_dir in \
+             webrtc.toml (or --patches-dir / MOBILERTC_PATCHES_DIR); for no patches, point it \
+             at an empty directory",
+            dir.display()
+        );
     }
     let series = dir.join("series");
     let names: Vec<String> = if series.exists() {
@@ -103,12 +109,28 @@ impl Store {
     fn copy_path(&self, a: &Applied) -> PathBuf {
         self.dir.join(format!("{}.{}", a.name, &a.sha256[..16]))
     }
+    /// The record; an unreadable one (edited, truncated, a merge gone wrong) is set aside
+    /// with a warning and the patches are recognised from the tree instead (a patch whose
+    /// reverse applies is in the tree).
     fn load(&self) -> Result<Record> {
         let p = self.record_path();
         match fs::read_to_string(&p) {
-            Ok(t) => {
-                toml::from_str(&t).with_context(|| format!("invalid patch record {}", p.display()))
-            }
+            Ok(t) => match toml::from_str(&t) {
+                Ok(r) => Ok(r),
+                Err(e) => {
+                    let aside = p.with_extension("toml.invalid");
+                    fs::rename(&p, &aside)
+                        .with_context(|| format!("setting aside {}", p.display()))?;
+                    eprintln!(
+                        "warning: the patch record {} is not valid ({}); set aside as {}, the \
+                         patches are recognised from the tree instead",
+                        p.display(),
+                        e.message(),
+                        aside.display()
+                    );
+                    Ok(Record::default())
+                }
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Record::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
         }
@@ -230,23 +252,32 @@ pub fn apply_series(git: &Git<'_>, work_dir: &Path, series: &[Patch]) -> Result<
 
     // Recorded patches that match the series' prefix stay; everything recorded after the
     // first difference is reverted (newest first: later patches may depend on earlier ones).
-    let keep = record
+    let mut keep = record
         .applied
         .iter()
         .zip(series)
         .take_while(|(a, p)| a.name == p.name && a.sha256 == p.sha256)
         .count();
+    // The record is checked against the tree: a patch undone by hand is applied again.
+    if let Some(i) = (0..keep).find(|&i| {
+        !git.is_applied(&store.copy_path(&record.applied[i]))
+            .unwrap_or(false)
+    }) {
+        keep = i;
+    }
     while record.applied.len() > keep {
         let a = record.applied.pop().expect("len > keep");
         let copy = store.copy_path(&a);
-        git.reverse(&copy).with_context(|| {
-            format!(
-                "reverting {} (changed or dropped from the series since it was applied)",
-                a.name
-            )
-        })?;
+        if git.is_applied(&copy)? {
+            git.reverse(&copy).with_context(|| {
+                format!(
+                    "reverting {} (changed or dropped from the series since it was applied)",
+                    a.name
+                )
+            })?;
+            outcomes.push(Outcome::Reverted(a.name));
+        }
         store.save(&record)?;
-        outcomes.push(Outcome::Reverted(a.name));
     }
 
     let mut applied_now: Vec<Patch> = Vec::new();
@@ -318,6 +349,29 @@ pub fn revert_recorded(git: &Git<'_>, work_dir: &Path) -> Result<Vec<String>> {
         reverted.push(a.name);
     }
     Ok(reverted)
+}
+
+/// Revert, newest first, every patch of `series` that is in the tree though not recorded
+/// (the state dir was lost, or its record): its reverse applies, so it is exactly ours.
+pub fn revert_unrecorded(git: &Git<'_>, series: &[Patch]) -> Result<Vec<String>> {
+    let mut reverted = Vec::new();
+    for p in series.iter().rev() {
+        if git.is_applied(&p.path)? {
+            git.reverse(&p.path)
+                .with_context(|| format!("reverting {}", p.name))?;
+            reverted.push(p.name.clone());
+        }
+    }
+    Ok(reverted)
+}
+
+/// Forget every recorded patch without touching the tree (src/ is gone: nothing to revert).
+pub fn forget_recorded(work_dir: &Path) -> Result<()> {
+    let store = Store::new(work_dir);
+    if store.record_path().exists() {
+        store.save(&Record::default())?;
+    }
+    Ok(())
 }
 
 /// Names recorded as applied, oldest first.
@@ -450,6 +504,13 @@ diff --git a/x.txt b/x.txt
         fs::write(dir.path().join("series"), "0003-missing.patch\n").unwrap();
         let err = format!("{:#}", load_series(dir.path()).unwrap_err());
         assert!(err.contains("0003-missing.patch"), "{err}");
-        assert!(load_series(&dir.path().join("none")).unwrap().is_empty());
+        let err = format!("{:#}", load_series(&dir.path().join("none")).unwrap_err());
+        assert!(
+            err.contains("does not exist") && err.contains("patches_dir"),
+            "{err}"
+        );
+        let empty = dir.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        assert!(load_series(&empty).unwrap().is_empty());
     }
 }

@@ -17,7 +17,33 @@ pub struct PatchesArgs {
     #[command(subcommand)]
     pub action: Action,
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub config: PatchesConfig,
+}
+
+/// The config flags `patches` uses (only these: the others would be ignored), accepted
+/// before or after the action (`patches status --config F` and `patches --config F status`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PatchesConfig {
+    /// Config file [default: webrtc.toml at the workspace root].
+    #[arg(long, env = "MOBILERTC_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<std::path::PathBuf>,
+    /// Directory holding .gclient and src/.
+    #[arg(long, env = "MOBILERTC_WORK_DIR", value_name = "DIR", global = true)]
+    pub work_dir: Option<std::path::PathBuf>,
+    /// Directory of *.patch files.
+    #[arg(long, env = "MOBILERTC_PATCHES_DIR", value_name = "DIR", global = true)]
+    pub patches_dir: Option<std::path::PathBuf>,
+}
+
+impl From<PatchesConfig> for ConfigArgs {
+    fn from(p: PatchesConfig) -> ConfigArgs {
+        ConfigArgs {
+            config: p.config,
+            work_dir: p.work_dir,
+            patches_dir: p.patches_dir,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -31,7 +57,7 @@ pub enum Action {
 pub fn run(sh: &Shell, root: &Path, args: PatchesArgs) -> Result<()> {
     let host =
         Host::from_process(std::env::current_dir().context("reading the current directory")?);
-    let cfg = Config::load(root, &host, &args.config)?;
+    let cfg = Config::load(root, &host, &args.config.clone().into())?;
     let src = cfg.src_dir();
     if !src.join(".git").exists() {
         bail!(
@@ -65,6 +91,14 @@ pub fn run(sh: &Shell, root: &Path, args: PatchesArgs) -> Result<()> {
             if series.is_empty() {
                 println!("  (none)");
             }
+            // Wide enough for the longest name, so a state never runs into a name.
+            let width = series
+                .iter()
+                .map(|p| p.name.len())
+                .chain(recorded.iter().map(|(n, _)| n.len()))
+                .max()
+                .unwrap_or(0)
+                .max(40);
             for p in &series {
                 let rec = recorded.iter().find(|(n, _)| *n == p.name);
                 let state = if git.is_applied(&p.path)? {
@@ -85,14 +119,14 @@ pub fn run(sh: &Shell, root: &Path, args: PatchesArgs) -> Result<()> {
                         ),
                     }
                 };
-                println!("  {:<40} {state}", p.name);
+                println!("  {:<width$}  {state}", p.name);
             }
             for (n, _) in recorded
                 .iter()
                 .filter(|(n, _)| !series.iter().any(|p| p.name == *n))
             {
                 println!(
-                    "  {n:<40} applied, but no longer in the series (fetch-webrtc will revert it)"
+                    "  {n:<width$}  applied, but no longer in the series (fetch-webrtc will revert it)"
                 );
             }
             Ok(())

@@ -12,7 +12,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -107,6 +108,9 @@ pub struct Runner<'a> {
     /// `PATH` of the child processes, for looking bare program names up.
     pub child_path: Option<String>,
     pub host_cwd: PathBuf,
+    /// Tests only (MOBILERTC_TEST_KILL_AT=`<step>:unstamped|stamped`): the xtask kills itself
+    /// with SIGKILL at that step boundary, so a test can interrupt a run exactly there.
+    pub kill_at: Option<String>,
 }
 
 const TAIL_LINES: usize = 25;
@@ -117,6 +121,16 @@ impl<'a> Runner<'a> {
             Some(v) => v != "0",
             None => std::io::stderr().is_terminal(),
         };
+        crate::proc::kill_children_on_signal();
+        // Without a spinner, a "still running" line keeps CI's no-output timeouts away.
+        let every = match host.var("MOBILERTC_HEARTBEAT_SECS") {
+            Some(v) => v.parse().unwrap_or(DEFAULT_HEARTBEAT_SECS),
+            None => DEFAULT_HEARTBEAT_SECS,
+        };
+        HEARTBEAT_SECS.store(
+            if progress && !verbose { 0 } else { every },
+            Ordering::SeqCst,
+        );
         Runner {
             sh,
             verbose,
@@ -124,6 +138,17 @@ impl<'a> Runner<'a> {
             trace: host.var("MOBILERTC_TRACE").map(PathBuf::from),
             child_path: host.var("PATH").map(str::to_owned),
             host_cwd: host.cwd.clone(),
+            kill_at: host.var("MOBILERTC_TEST_KILL_AT").map(str::to_owned),
+        }
+    }
+
+    /// Die here (SIGKILL, as `kill -9` would) if MOBILERTC_TEST_KILL_AT names this point.
+    pub fn kill_point(&self, step: &str, when: &str) {
+        if self.kill_at.as_deref() == Some(&format!("{step}:{when}")) {
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::KILL,
+            );
         }
     }
 
@@ -145,10 +170,28 @@ impl<'a> Runner<'a> {
                 )
             })?
         };
+        let own_group = program.file_name().is_none_or(|n| n != "sudo");
         let xcmd = self.sh.cmd(program).args(&cmd.args).envs(&cmd.env);
         let mut c = Command::from(xcmd);
         c.current_dir(&cmd.cwd);
+        crate::proc::prepare(&mut c, own_group);
         Ok(c)
+    }
+
+    /// Spawn `c`, recording its process group for [`crate::proc`] until the guard drops.
+    fn spawn(&self, c: &mut Command, cmd: &Cmd) -> Result<(std::process::Child, Group)> {
+        let own_group = Path::new(&cmd.program)
+            .file_name()
+            .is_none_or(|n| n != "sudo");
+        let child = c
+            .spawn()
+            .with_context(|| format!("starting `{}`", cmd.line()))?;
+        crate::proc::started(child.id(), own_group);
+        let group = Group {
+            pid: child.id(),
+            own_group,
+        };
+        Ok((child, group))
     }
 
     fn trace(&self, cmd: &Cmd) -> Result<()> {
@@ -170,11 +213,10 @@ impl<'a> Runner<'a> {
         let mut c = self.command(cmd)?;
         c.stdin(Stdio::null());
         self.trace(cmd)?;
+        set_current_log(Some(log));
         let status = if self.verbose {
             c.stdout(Stdio::piped()).stderr(Stdio::piped());
-            let mut child = c
-                .spawn()
-                .with_context(|| format!("starting `{}`", cmd.line()))?;
+            let (mut child, _group) = self.spawn(&mut c, cmd)?;
             let logf = Arc::new(Mutex::new(logf));
             let pumps: Vec<_> = [
                 child
@@ -214,9 +256,12 @@ impl<'a> Runner<'a> {
                 .try_clone()
                 .context("duplicating the log file handle")?;
             c.stdout(Stdio::from(logf)).stderr(Stdio::from(err));
-            c.status()
-                .with_context(|| format!("starting `{}`", cmd.line()))?
+            let (mut child, _group) = self.spawn(&mut c, cmd)?;
+            child
+                .wait()
+                .with_context(|| format!("waiting for `{}`", cmd.line()))?
         };
+        set_current_log(None);
         if status.success() {
             return Ok(());
         }
@@ -234,11 +279,14 @@ impl<'a> Runner<'a> {
     /// to start is an error, a non-zero exit is not (the caller interprets it).
     pub fn probe(&self, cmd: &Cmd, log: &Path) -> Result<(bool, String, String)> {
         let mut c = self.command(cmd)?;
-        c.stdin(Stdio::null());
+        c.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         self.trace(cmd)?;
-        let out = c
-            .output()
-            .with_context(|| format!("starting `{}`", cmd.line()))?;
+        let (child, _group) = self.spawn(&mut c, cmd)?;
+        let out = child
+            .wait_with_output()
+            .with_context(|| format!("waiting for `{}`", cmd.line()))?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let mut logf = open_log(log)?;
@@ -250,6 +298,18 @@ impl<'a> Runner<'a> {
             out.status
         )?;
         Ok((out.status.success(), stdout, stderr))
+    }
+}
+
+/// A spawned child's process group, forgotten (and emptied) when dropped.
+struct Group {
+    pid: u32,
+    own_group: bool,
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        crate::proc::finished(self.pid, self.own_group);
     }
 }
 
@@ -280,11 +340,45 @@ pub fn tail(path: &Path, n: usize) -> String {
     out
 }
 
+/// Seconds between "still running" lines when no spinner is drawn (0: none).
+static HEARTBEAT_SECS: AtomicU64 = AtomicU64::new(0);
+const DEFAULT_HEARTBEAT_SECS: u64 = 60;
+/// The log of the child running now: its last line says what is being done.
+static CURRENT_LOG: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+fn set_current_log(log: Option<&Path>) {
+    *CURRENT_LOG.lock().unwrap_or_else(|e| e.into_inner()) = log.map(Path::to_owned);
+}
+
+/// The last non-empty line of the running child's log (git's `\r` progress included),
+/// shortened: "Receiving objects:  45% (1234/2742), 1.20 GiB | 5.00 MiB/s".
+fn current_activity() -> Option<String> {
+    let log = CURRENT_LOG
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()?;
+    let mut f = File::open(log).ok()?;
+    let len = f.metadata().ok()?.len();
+    use std::io::Seek;
+    f.seek(std::io::SeekFrom::Start(len.saturating_sub(4096)))
+        .ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    let last = text
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())?;
+    Some(last.chars().take(120).collect())
+}
+
 /// The line (and spinner) of one step: `[3/7] gclient sync   2m14s`.
 pub struct StepLine {
     label: String,
     started: Instant,
     bar: ProgressBar,
+    /// The "still running" printer; stopped by dropping the sender.
+    heartbeat: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl StepLine {
@@ -305,15 +399,42 @@ impl StepLine {
             bar.set_message(label.clone());
             bar.enable_steady_tick(Duration::from_millis(120));
         }
+        let started = Instant::now();
+        let every = HEARTBEAT_SECS.load(Ordering::SeqCst);
+        let heartbeat = (every > 0).then(|| {
+            let (tx, rx) = mpsc::channel::<()>();
+            let label = label.clone();
+            let t = std::thread::spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    rx.recv_timeout(Duration::from_secs(every))
+                {
+                    let doing = current_activity().map_or(String::new(), |a| format!(": {a}"));
+                    eprintln!(
+                        "{label} still running, {}{doing}",
+                        format_duration(started.elapsed())
+                    );
+                }
+            });
+            (tx, t)
+        });
         StepLine {
             label,
-            started: Instant::now(),
+            started,
             bar,
+            heartbeat,
+        }
+    }
+
+    fn stop_heartbeat(&mut self) {
+        if let Some((tx, t)) = self.heartbeat.take() {
+            drop(tx);
+            let _ = t.join();
         }
     }
 
     /// Replace the spinner with the final line.
-    pub fn finish(self, outcome: &str) {
+    pub fn finish(mut self, outcome: &str) {
+        self.stop_heartbeat();
         self.bar.finish_and_clear();
         eprintln!("{} {outcome}", self.label);
     }
@@ -326,6 +447,12 @@ impl StepLine {
     /// Print a note under the step without breaking the spinner.
     pub fn note(&self, msg: &str) {
         self.bar.suspend(|| eprintln!("      {msg}"));
+    }
+}
+
+impl Drop for StepLine {
+    fn drop(&mut self) {
+        self.stop_heartbeat();
     }
 }
 

@@ -146,6 +146,10 @@ impl CheckoutLock {
         let _ = file.set_len(0);
         let _ = file.rewind();
         let _ = writeln!(file, "pid {} running `{what}`", std::process::id());
+        // Children of a run that was killed may still be at work here: stop them first.
+        if let Some(note) = crate::proc::adopt_state_dir(&dir) {
+            eprintln!("note: {note}");
+        }
         Ok(CheckoutLock { _file: file })
     }
 }

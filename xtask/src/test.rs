@@ -80,7 +80,6 @@ pub const INTEGRATION_PACKAGES: &[(&str, &str)] = &[
         "chromium",
         "the browser peer of the browser <-> native call tests (headless)",
     ),
-    ("chromium-driver", "drives that Chromium (WebDriver)"),
     (
         "coturn",
         "the STUN/TURN server of the connection-kind tests",
@@ -517,19 +516,8 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             if *confirm && !confirmed(&step.to_string())? {
                 bail!("not installing; run it yourself, then rerun:\n  {step}");
             }
-            // sudo runs apt-get itself; -E keeps DEBIAN_FRONTEND so no debconf prompt waits.
-            let (program, pre): (&str, &[&str]) = if *sudo {
-                ("sudo", &["-E", "apt-get"])
-            } else {
-                ("apt-get", &[])
-            };
-            let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-            cmd!(sh, "{program} {pre...} update -q").run()?;
-            cmd!(
-                sh,
-                "{program} {pre...} install -y -q --no-install-recommends {packages...}"
-            )
-            .run()?;
+            // No service of the new packages is left running (coturn): see crate::apt.
+            crate::apt::install(sh, packages, *sudo)?;
         }
         Step::WriteSystemSdk => {
             let xtask: PathBuf = std::env::current_exe().context("locating the xtask binary")?;

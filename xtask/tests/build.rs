@@ -327,3 +327,40 @@ fn bad_input_is_refused_with_what_to_do() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cargo xtask fetch-webrtc"), "{err}");
 }
+
+/// Without a milestone (none in webrtc.toml, or --revision names another commit) it is read
+/// off the checkout before gn runs, not found missing after ninja.
+#[test]
+fn without_a_milestone_it_comes_from_the_checkout_before_gn() {
+    if !tools_present() {
+        return;
+    }
+    let w = work();
+    let rev = ["--revision", "0123456789abcdef0123456789abcdef01234567"];
+    // The fixture's headers carry no API the milestone could be read from: stop before gn.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["build", "--target", "linux", "--sdk-only", "--work-dir"])
+        .arg(&w.work)
+        .arg("--sdk-root")
+        .arg(&w.sdk_root)
+        .args(rev)
+        .env("MOBILERTC_TRACE", &w.trace)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("webrtc.milestone is not set"), "{err}");
+    assert!(spawned(&w).is_empty(), "ran {:?}", spawned(&w));
+    // With webrtc::Environment in the tree (M122+), that is the milestone.
+    let env_h = w.work.join("src/api/environment/environment.h");
+    std::fs::create_dir_all(env_h.parent().unwrap()).unwrap();
+    std::fs::write(&env_h, "// webrtc::Environment\n").unwrap();
+    let out = build(&w, &rev);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("milestone M122"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = webrtc_sdk::Manifest::load(&w.sdk_root.join("x86_64-unknown-linux-gnu")).unwrap();
+    assert_eq!(m.webrtc.milestone, 122);
+}

@@ -8,404 +8,13 @@
 //! Nothing here touches the network or the real process environment of the xtask: every run
 //! gets its own env.
 
-use std::collections::BTreeMap;
+#[path = "support/fetch_fixture.rs"]
+mod fixture;
+
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const FIXED_DATE: &str = "2025-01-01T00:00:00Z";
-
-fn git(cwd: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(cwd)
-        .env("GIT_AUTHOR_NAME", "fixture")
-        .env("GIT_AUTHOR_EMAIL", "fixture@example.org")
-        .env("GIT_COMMITTER_NAME", "fixture")
-        .env("GIT_COMMITTER_EMAIL", "fixture@example.org")
-        .env("GIT_AUTHOR_DATE", FIXED_DATE)
-        .env("GIT_COMMITTER_DATE", FIXED_DATE)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        cwd.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// A run in its own process group, killed (group and all) when dropped, so a failing test
-/// cannot leave a hung fetch and its fake git behind.
-struct Group(std::process::Child);
-
-impl Group {
-    /// Ctrl-C-like: the whole process group (xtask, gclient, git) dies at once.
-    fn kill(&mut self) {
-        if self.0.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
-
-fn write_exe(path: &Path, text: &str) {
-    write(path, text);
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// A git repo with the given files, committed; returns the commit.
-fn repo(dir: &Path, files: &[(&str, &str)]) -> String {
-    fs::create_dir_all(dir).unwrap();
-    git(dir, &["init", "--quiet", "--initial-branch=main"]);
-    for (name, text) in files {
-        write(&dir.join(name), text);
-    }
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "--quiet", "-m", "fixture"]);
-    git(dir, &["rev-parse", "HEAD"])
-}
-
-fn url(p: &Path) -> String {
-    format!("file://{}", p.display())
-}
-
-const INSTALL_DEPS: &str = "#!/bin/sh\n# fixture: records its arguments instead of installing packages\necho \"$@\" >> \"$(dirname \"$0\")/../install-build-deps.args\"\n";
-const HOOK: &str = "import os\nwith open(os.path.join('src', 'hook_output.txt'), 'w') as f:\n    f.write('hook ran\\n')\n";
-const PATCH_OK: &str = "\
-diff --git a/api/version.txt b/api/version.txt
---- a/api/version.txt
-+++ b/api/version.txt
-@@ -1,3 +1,3 @@
- webrtc fixture
--patched: no
-+patched: yes
- end
-";
-const PATCH_STALE: &str = "\
-diff --git a/api/other.txt b/api/other.txt
---- a/api/other.txt
-+++ b/api/other.txt
-@@ -1,3 +1,3 @@
- line one
--line two as it was in an older revision
-+line two, patched
- line three
-";
-
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    src_rev: String,
-    real_depot_tools: Option<PathBuf>,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().canonicalize().unwrap();
-        let up = dir.join("upstream");
-        let dt_rev = repo(
-            &up.join("depot_tools"),
-            &[(
-                "gclient",
-                &fs::read_to_string(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/tests/fixtures/depot_tools/gclient"
-                ))
-                .unwrap(),
-            )],
-        );
-        fs::set_permissions(
-            up.join("depot_tools/gclient"),
-            fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-        git(&up.join("depot_tools"), &["add", "--chmod=+x", "gclient"]);
-        git(
-            &up.join("depot_tools"),
-            &["commit", "--quiet", "--allow-empty", "-m", "exec bit"],
-        );
-        let dt_rev = {
-            let _ = dt_rev;
-            git(&up.join("depot_tools"), &["rev-parse", "HEAD"])
-        };
-        let common = repo(&up.join("common"), &[("README", "a plain dep\n")]);
-        let android = repo(
-            &up.join("android_only"),
-            &[("README", "only with target_os android\n")],
-        );
-        let ios = repo(
-            &up.join("ios_only"),
-            &[("README", "only with target_os ios\n")],
-        );
-        let deps = format!(
-            r#"# fixture DEPS, in the shape of webrtc's
-vars = {{
-  'fixture_git': '{base}',
-  'common_revision': '{common}',
-}}
-deps = {{
-  'src/third_party/common': Var('fixture_git') + '/common' + '@' + Var('common_revision'),
-  'src/third_party/android_only': {{
-    'url': '{{fixture_git}}/android_only@{android}',
-    'condition': 'checkout_android',
-  }},
-  'src/third_party/ios_only': {{
-    'url': Var('fixture_git') + '/ios_only@{ios}',
-    'condition': 'checkout_ios',
-  }},
-}}
-hooks = [
-  {{
-    'name': 'write_hook_output',
-    'pattern': '.',
-    'action': ['python3', 'src/tools/hook.py'],
-  }},
-]
-"#,
-            base = url(&up),
-        );
-        let src = up.join("src");
-        repo(
-            &src,
-            &[
-                ("DEPS", &deps),
-                ("api/version.txt", "webrtc fixture\npatched: no\nend\n"),
-                ("api/other.txt", "line one\nline two\nline three\n"),
-                ("tools/hook.py", HOOK),
-                ("build/install-build-deps.sh", INSTALL_DEPS),
-                (
-                    ".gitignore",
-                    "/third_party/\n/hook_output.txt\n/install-build-deps.args\n",
-                ),
-            ],
-        );
-        git(
-            &src,
-            &["update-index", "--chmod=+x", "build/install-build-deps.sh"],
-        );
-        git(&src, &["commit", "--quiet", "-m", "exec bit"]);
-        // The pinned commit lives only on a branch-head (as upstream's milestones do), so the
-        // sync must fetch refs/branch-heads/*; main moves on past it.
-        git(&src, &["update-ref", "refs/branch-heads/1", "HEAD"]);
-        let src_rev = git(&src, &["rev-parse", "HEAD"]);
-        write(&src.join("api/version.txt"), "moved on\n");
-        git(&src, &["commit", "--quiet", "-am", "main moves on"]);
-        git(&src, &["reset", "--quiet", "--hard", "HEAD"]);
-        // Make main not contain src_rev: rewrite it from the root.
-        git(&src, &["checkout", "--quiet", "--orphan", "tmp"]);
-        git(&src, &["commit", "--quiet", "-m", "unrelated main"]);
-        git(&src, &["branch", "--quiet", "-D", "main"]);
-        git(&src, &["branch", "--quiet", "-m", "main"]);
-
-        write(&dir.join("patches/0001-version.patch"), PATCH_OK);
-        write(&dir.join("patches-stale/0001-version.patch"), PATCH_OK);
-        write(&dir.join("patches-stale/0002-other.patch"), PATCH_STALE);
-        fs::create_dir_all(dir.join("patches-none")).unwrap();
-
-        write(
-            &dir.join("webrtc.toml"),
-            &format!(
-                r#"[webrtc]
-url = "{src_url}"
-branch = "refs/branch-heads/1"
-milestone = 1
-revision = "{src_rev}"
-[depot_tools]
-url = "{dt_url}"
-revision = "{dt_rev}"
-[checkout]
-work_dir = "work"
-cache_dir = "cache"
-patches_dir = "patches"
-lock_file = "webrtc.lock"
-sync_attempts = 2
-retry_backoff_secs = 0
-[targets]
-android = ["arm64-v8a"]
-linux = ["x64"]
-"#,
-                src_url = url(&src),
-                dt_url = url(&up.join("depot_tools")),
-            ),
-        );
-        fs::create_dir_all(dir.join("home")).unwrap();
-        // A pass-through to the real git that can hang on one repository, so a test can kill
-        // a sync midway whichever gclient (the stand-in or real depot_tools) runs it: both
-        // clone deps with the `git` on PATH.
-        let real_git = which::which("git").expect("git on PATH");
-        write_exe(
-            &dir.join("fake-bin/git"),
-            &format!(
-                r#"#!/bin/sh
-if [ -n "$FAKE_GIT_HANG_ON" ]; then
-  case " $* " in
-    *"$FAKE_GIT_HANG_ON"*) : > "$FAKE_GIT_HANG_MARKER"; while :; do sleep 60; done ;;
-  esac
-fi
-exec "{}" "$@"
-"#,
-                real_git.display()
-            ),
-        );
-        let real_depot_tools = std::env::var_os("MOBILERTC_TEST_DEPOT_TOOLS").map(PathBuf::from);
-        Fixture {
-            _tmp: tmp,
-            dir,
-            src_rev,
-            real_depot_tools,
-        }
-    }
-
-    fn work(&self) -> PathBuf {
-        self.dir.join("work")
-    }
-    fn src(&self) -> PathBuf {
-        self.work().join("src")
-    }
-    fn trace(&self) -> PathBuf {
-        self.dir.join("trace.txt")
-    }
-    fn gclient_log(&self) -> PathBuf {
-        self.dir.join("gclient-argv.txt")
-    }
-    fn read(&self, p: impl AsRef<Path>) -> String {
-        fs::read_to_string(self.dir.join(p)).unwrap_or_default()
-    }
-
-    /// The environment of one xtask run: nothing inherited but PATH (for git, python3).
-    fn env(&self) -> BTreeMap<String, String> {
-        let mut env = BTreeMap::new();
-        env.insert(
-            "PATH".into(),
-            format!(
-                "{}:{}",
-                self.dir.join("fake-bin").display(),
-                std::env::var("PATH").unwrap()
-            ),
-        );
-        env.insert("HOME".into(), self.dir.join("home").display().to_string());
-        env.insert("GIT_CONFIG_NOSYSTEM".into(), "1".into());
-        env.insert(
-            "MOBILERTC_CONFIG".into(),
-            self.dir.join("webrtc.toml").display().to_string(),
-        );
-        env.insert("MOBILERTC_TRACE".into(), self.trace().display().to_string());
-        env.insert("MOBILERTC_ROOT".into(), "1".into());
-        env.insert("MOBILERTC_MIN_FREE_GB".into(), "0".into());
-        env.insert(
-            "FAKE_GCLIENT_LOG".into(),
-            self.gclient_log().display().to_string(),
-        );
-        if let Some(real) = &self.real_depot_tools {
-            env.insert("DEPOT_TOOLS".into(), real.display().to_string());
-            env.insert("DEPOT_TOOLS_UPDATE".into(), "0".into());
-            env.insert(
-                "VPYTHON_BYPASS".into(),
-                "manually managed python not supported by chrome operations".into(),
-            );
-        }
-        env
-    }
-
-    fn command(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        c.args(args)
-            .current_dir(&self.dir)
-            .env_clear()
-            .envs(self.env());
-        for (k, v) in extra {
-            c.env(k, v);
-        }
-        c
-    }
-
-    /// A `fetch-webrtc` in its own process group, returned once its sync hangs in the fake
-    /// git on the plain dep (the solution is cloned by then, the dep is not).
-    fn start_fetch_hanging_in_sync(&self) -> Group {
-        let marker = self.dir.join("hanging");
-        let mut child = Group(
-            self.command(
-                &["fetch-webrtc"],
-                &[
-                    ("FAKE_GIT_HANG_ON", "upstream/common"),
-                    ("FAKE_GIT_HANG_MARKER", marker.to_str().unwrap()),
-                ],
-            )
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        );
-        let start = Instant::now();
-        while !marker.exists() {
-            // The guard kills the run on the way out.
-            if start.elapsed() > Duration::from_secs(60) || child.0.try_wait().unwrap().is_some() {
-                panic!("the sync never reached the dep");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child
-    }
-
-    fn xtask(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
-        self.command(args, extra).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
-        let out = self.xtask(args, extra);
-        assert!(
-            out.status.success(),
-            "xtask {args:?} failed:\n{}",
-            text(&out)
-        );
-        out
-    }
-
-    fn fetch(&self, extra: &[(&str, &str)]) -> Output {
-        self.ok(&["fetch-webrtc"], extra)
-    }
-
-    /// `git status --porcelain` + `git diff` of src: the whole tree state.
-    fn tree_state(&self) -> String {
-        let src = self.src();
-        format!(
-            "{}\n{}",
-            git(&src, &["status", "--porcelain", "--ignored"]),
-            git(&src, &["diff"])
-        )
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use fixture::*;
 
 #[test]
 fn fresh_fetch_then_rerun_spawns_nothing() {
@@ -527,8 +136,9 @@ fn interrupted_sync_resumes_and_converges_to_the_same_lock() {
         log.contains("[2/7] .gclient             up to date"),
         "{log}"
     );
+    // Before it, only the checks of our patches (git apply --check) ran.
     let trace = f.read("trace.txt");
-    let first = trace.lines().next().unwrap();
+    let first = trace.lines().find(|l| !l.contains("\tgit ")).unwrap();
     assert!(
         first.contains("gclient sync"),
         "resumed at the sync, first spawn was: {first}"
@@ -545,21 +155,26 @@ fn interrupted_sync_resumes_and_converges_to_the_same_lock() {
     assert_eq!(f.read("webrtc.lock"), f.read("clean.lock"));
 }
 
+/// A git command of the sync fails once (as a dropped connection would): the sync is tried
+/// again and converges. The fault is injected in the `git` on PATH, so this runs the same with
+/// the stand-in and with real depot_tools (whose gclient gives up on a failed checkout).
 #[test]
 fn failed_sync_is_retried() {
     let f = Fixture::new();
-    if f.real_depot_tools.is_some() {
-        return; // fault injection is the stand-in's
-    }
     let counter = f.dir.join("fail-counter");
     let out = f.fetch(&[
-        ("FAKE_GCLIENT_FAIL_TIMES", "1"),
-        ("FAKE_GCLIENT_FAIL_COUNTER", counter.to_str().unwrap()),
+        ("FAKE_GIT_FAIL_GLOB", "*/third_party/common: *checkout*"),
+        ("FAKE_GIT_FAIL_TIMES", "1"),
+        ("FAKE_GIT_FAIL_COUNTER", counter.to_str().unwrap()),
     ]);
     let log = text(&out);
+    assert_eq!(f.read("fail-counter").trim(), "1", "the fault was injected");
     assert!(log.contains("attempt 1/2 failed; retrying in 0s"), "{log}");
-    assert_eq!(f.read("gclient-argv.txt").matches(r#"["sync""#).count(), 2);
+    assert!(f.src().join("third_party/common/README").exists());
     assert!(f.src().join("third_party/android_only/README").exists());
+    if f.real_depot_tools.is_none() {
+        assert_eq!(f.read("gclient-argv.txt").matches(r#"["sync""#).count(), 2);
+    }
 }
 
 #[test]
@@ -676,15 +291,6 @@ fn doctor_names_a_missing_tool_and_the_fix() {
         text(&out)
     );
     assert!(!f.work().exists(), "nothing was started");
-}
-
-fn which(tool: &str) -> PathBuf {
-    std::env::var("PATH")
-        .unwrap()
-        .split(':')
-        .map(|d| Path::new(d).join(tool))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("{tool} not on PATH"))
 }
 
 #[test]

@@ -558,13 +558,37 @@ fn facts(sh: &Shell, host: &Host, env_path: &str) -> Result<Facts> {
 pub fn run(sh: &Shell, args: BuildArgs) -> Result<()> {
     let root = crate::project_root();
     let host = Host::from_process(root.clone());
-    let cfg = Config::load(&root, &host, &args.config)?;
+    let mut cfg = Config::load(&root, &host, &args.config)?;
+    // The same lock as fetch-webrtc: no sync or patch step changes the tree under ninja.
+    let _lock = if !args.dry_run && cfg.work_dir.is_dir() {
+        Some(crate::state::CheckoutLock::acquire(&cfg.work_dir, "build")?)
+    } else {
+        None
+    };
     let src = cfg.src_dir();
     if !args.dry_run && !src.join(".gn").is_file() {
         bail!(
             "no WebRTC checkout at {}: run `cargo xtask fetch-webrtc` first (or pass --work-dir)",
             src.display()
         );
+    }
+    if cfg.milestone.is_none() && src.join(".gn").is_file() {
+        // No milestone in webrtc.toml, or --revision said another commit: read it off the
+        // checkout's API now, not after ninja (the manifest needs it).
+        let (m, evidence) =
+            crate::sdk::system::milestone_from_headers(&src).with_context(|| {
+                format!(
+                "webrtc.milestone is not set (or --revision overrides it) and {} does not tell; \
+                 set webrtc.milestone in {}",
+                src.display(),
+                cfg.file.display()
+            )
+            })?;
+        eprintln!(
+            "note: milestone M{m} read off the checkout's API ({}); set webrtc.milestone for the exact one",
+            evidence.join("; ")
+        );
+        cfg.milestone = Some(m);
     }
     let ndk = ndk::discover(&host, args.ndk.as_deref(), &src);
     let dt = DepotTools::resolve(&cfg, &host)?;

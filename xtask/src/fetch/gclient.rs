@@ -2,7 +2,7 @@
 //!
 //! The template has three placeholders, each replaced by a Python literal (a `.gclient` is
 //! Python): `{{solution_url}}` ('<url>@<revision>'), `{{target_os}}` (['android', 'unix'])
-//! and `{{cache_dir}}` ('<dir>' or None). Rendering is a pure function of the config, so
+//! and `{{cache_dir}}` ('<dir>', or None: none configured, or `no_history`). Rendering is a pure function of the config, so
 //! rendering twice gives the same bytes and the text can key the stamps.
 
 use std::path::Path;
@@ -38,9 +38,12 @@ pub fn render(template: &str, template_path: &Path, cfg: &Config) -> Result<Stri
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // gclient fills a cache mirror with the full history whatever --no-history says (it
+    // passes no depth to git_cache), and the checkout borrows from it: with no_history the
+    // cache would hold exactly what no_history is meant to avoid, so it is not used.
     let cache_dir = match &cfg.cache_dir {
-        Some(d) => py_str(&d.display().to_string()),
-        None => "None".to_owned(),
+        Some(d) if !cfg.no_history => py_str(&d.display().to_string()),
+        _ => "None".to_owned(),
     };
     let solution_url = py_str(&format!("{}@{}", cfg.webrtc_url, cfg.revision));
     let mut text = template.to_owned();
@@ -118,6 +121,19 @@ mod tests {
         )
         .unwrap();
         assert!(t.starts_with("c = None "), "{t}");
+    }
+
+    #[test]
+    fn no_history_does_not_use_the_cache() {
+        let mut c = cfg(Some("/cache"));
+        c.no_history = true;
+        let t = render(
+            "{{cache_dir}} {{target_os}} {{solution_url}}",
+            Path::new("t"),
+            &c,
+        )
+        .unwrap();
+        assert!(t.starts_with("None "), "{t}");
     }
 
     #[test]

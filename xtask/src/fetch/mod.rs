@@ -14,6 +14,7 @@ pub mod lockfile;
 pub mod plan;
 pub mod sync;
 pub mod tarball;
+pub mod verify;
 
 use std::path::Path;
 
@@ -39,7 +40,9 @@ pub struct FetchArgs {
     /// Stream child output (it always goes to the step's log under <work dir>/logs).
     #[arg(short, long)]
     pub verbose: bool,
-    /// Go on even if `doctor` finds a problem.
+    /// Redo every step whatever the stamps say, the sync with `gclient sync --reset --force`
+    /// (local changes in src/ and the deps are discarded); also goes on if `doctor` finds a
+    /// problem.
     #[arg(long)]
     pub force: bool,
     /// Don't run build/install-build-deps.sh (also: MOBILERTC_SKIP_INSTALL_DEPS=1).
@@ -86,6 +89,7 @@ pub fn run(sh: &Shell, args: FetchArgs) -> Result<()> {
         );
     }
     let opts = plan::Options {
+        redo: args.force,
         skip_install_deps: args.skip_install_deps || host.flag("MOBILERTC_SKIP_INSTALL_DEPS"),
         sudo: args.sudo,
         os_release: install_deps::os_release(),
@@ -145,7 +149,9 @@ pub fn execute(plan: &Plan, stamps: &Stamps, runner: &Runner<'_>) -> Result<()> 
                 )));
             }
         }
+        runner.kill_point(p.step.id(), "unstamped");
         stamps.mark_done(p.step.id(), &p.key)?;
+        runner.kill_point(p.step.id(), "stamped");
     }
     eprintln!("WebRTC checkout ready: {}", cfg.src_dir().display());
     Ok(())
@@ -190,33 +196,8 @@ fn run_step(
             )))
         }
         Step::Sync(s) => {
-            // gclient refuses to sync over local changes; ours are the patches.
-            if cfg.src_dir().join(".git").exists() {
-                for name in patches::revert_recorded(&git, &cfg.work_dir)? {
-                    line.note(&format!("reverted {name} before syncing"));
-                }
-            }
-            let mut attempt = 1;
-            loop {
-                match runner.run(&s.cmd, log) {
-                    Ok(()) => return Ok(None),
-                    Err(e) if attempt < s.attempts => {
-                        let wait = s.wait_before(attempt + 1);
-                        line.note(&format!(
-                            "attempt {attempt}/{} failed; retrying in {}s (log: {})",
-                            s.attempts,
-                            wait.as_secs(),
-                            log.display()
-                        ));
-                        let _ = e;
-                        std::thread::sleep(wait);
-                        attempt += 1;
-                    }
-                    Err(e) => {
-                        return Err(e.context(format!("gclient sync failed {attempt} time(s)")))
-                    }
-                }
-            }
+            sync::execute(plan, s, runner, log, line)?;
+            Ok(None)
         }
         Step::InstallDeps(InstallDeps::Run(c)) => {
             let script = install_deps::script(cfg);
@@ -237,6 +218,7 @@ fn run_step(
         }
         Step::Patches { series, .. } => {
             let outcomes = patches::apply_series(&git, &cfg.work_dir, series)?;
+            verify::PatchedFiles::record(&cfg.work_dir, &cfg.src_dir(), series)?;
             for o in &outcomes {
                 line.note(&match o {
                     Outcome::Applied(n) => format!("applied {n}"),
@@ -260,7 +242,14 @@ fn run_step(
                     log.display()
                 );
             }
-            match Lock::read(path)? {
+            let previous = Lock::read(path).unwrap_or_else(|e| {
+                line.note(&format!(
+                    "the previous {} is not a valid lock ({e:#}); writing a new one (no drift report this time)",
+                    path.display()
+                ));
+                None
+            });
+            match previous {
                 Some(old) => {
                     let drift = old.drift(&lock);
                     if !drift.is_empty() {
@@ -273,6 +262,7 @@ fn run_step(
                 None => line.note(&format!("wrote {}", path.display())),
             }
             lock.write(path)?;
+            lock.write(&verify::pins_path(&cfg.work_dir))?;
             Ok(Some(format!("{} deps pinned", lock.deps.len())))
         }
     }

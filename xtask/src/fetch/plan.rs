@@ -10,7 +10,7 @@ use anyhow::Result;
 use super::depot_tools::DepotTools;
 use super::install_deps::{self, InstallDeps};
 use super::sync::Sync;
-use super::{gclient, hooks, lockfile};
+use super::{gclient, hooks, verify};
 use crate::config::Config;
 use crate::host::{prepend_path, Host};
 use crate::patches::{self, Patch};
@@ -83,6 +83,8 @@ pub struct Planned {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub cfg: Config,
+    /// `--force`: every step runs again, the sync with `--reset --force`.
+    pub redo: bool,
     /// Variables set for every child process (on top of the inherited environment).
     pub env: BTreeMap<String, String>,
     pub steps: Vec<Planned>,
@@ -100,6 +102,7 @@ pub fn child_env(host: &Host, dt: &DepotTools) -> BTreeMap<String, String> {
 }
 
 pub struct Options {
+    pub redo: bool,
     pub skip_install_deps: bool,
     pub sudo: bool,
     pub os_release: Option<String>,
@@ -153,35 +156,34 @@ pub fn make(root: &Path, cfg: &Config, host: &Host, opts: &Options) -> Result<Pl
         .collect();
     Ok(Plan {
         cfg: cfg.clone(),
+        redo: opts.redo,
         env,
         steps,
     })
 }
 
 impl Plan {
-    /// Index of the first step that has to run (== steps.len() when all are done). A checkout
-    /// whose src/ HEAD is not the pinned revision any more is re-synced even if stamped.
+    /// Index of the first step that has to run (== steps.len() when all are done), and why
+    /// when it is earlier than the stamps say. The stamps are not trusted alone: the disk is
+    /// checked cheaply ([`verify::quick`]: HEADs against the pins, the git cache, the patched
+    /// files), and `--force` redoes everything.
     pub fn first_pending(&self, stamps: &Stamps) -> (usize, Option<String>) {
+        if self.redo {
+            return (0, Some("--force: every step runs again".into()));
+        }
         let first = self
             .steps
             .iter()
             .position(|p| !stamps.is_done(p.step.id(), &p.key))
             .unwrap_or(self.steps.len());
-        let sync = self
-            .steps
-            .iter()
-            .position(|p| p.step.id() == "sync")
-            .expect("sync is planned");
-        if first > sync {
-            if let Some(head) = lockfile::read_head(&self.cfg.src_dir()) {
-                if head != self.cfg.revision {
-                    return (
-                        sync,
-                        Some(format!(
-                            "src/ is at {head}, not the pinned {}: someone moved the checkout; syncing again",
-                            self.cfg.revision
-                        )),
-                    );
+        let gclient_text = self.steps.iter().find_map(|p| match &p.step {
+            Step::Gclient { text, .. } => Some(text.as_str()),
+            _ => None,
+        });
+        if let Some((step, why)) = gclient_text.and_then(|t| verify::quick(&self.cfg, t)) {
+            if let Some(i) = self.steps.iter().position(|p| p.step.id() == step) {
+                if i < first {
+                    return (i, Some(why));
                 }
             }
         }
@@ -229,7 +231,7 @@ impl Plan {
                 Step::Sync(s) => {
                     let _ = writeln!(
                         o,
-                        "    revert recorded patches first; {} attempt(s), backoff {}s doubling",
+                        "    revert recorded patches first; + --reset --force when resuming an unfinished sync or with --force; {} attempt(s), backoff {}s doubling",
                         s.attempts,
                         s.backoff.as_secs()
                     );

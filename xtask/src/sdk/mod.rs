@@ -57,6 +57,14 @@ pub struct SdkArgs {
 /// Entry point of `cargo xtask sdk`. `sh` is rooted at the workspace root.
 pub fn run(sh: &Shell, args: SdkArgs) -> Result<()> {
     let root = sh.current_dir();
+    // Relative --path/--out are relative to where the user is, as fetch-webrtc's flags are
+    // (not to the workspace root the Shell is rooted at).
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let args = SdkArgs {
+        path: args.path.map(|p| cwd.join(p)),
+        out: args.out.map(|o| cwd.join(o)),
+        ..args
+    };
     match args.provider {
         ProviderArg::System => {
             reject(&args.path, "--path", "prebuilt")?;
@@ -72,12 +80,11 @@ pub fn run(sh: &Shell, args: SdkArgs) -> Result<()> {
                 .path
                 .as_deref()
                 .context("--provider prebuilt needs --path DIR|ARCHIVE")?;
-            let path = root.join(path);
             prebuilt::run(
                 &prebuilt::Request {
-                    path: &path,
+                    path,
                     sha256: args.sha256.as_deref(),
-                    out: args.out.as_deref().map(|o| root.join(o)).as_deref(),
+                    out: args.out.as_deref(),
                     triple: args.triple.as_deref(),
                     dry_run: args.dry_run,
                 },
