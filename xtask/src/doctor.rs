@@ -14,10 +14,41 @@ use crate::config::{Config, ConfigArgs};
 use crate::fetch::depot_tools::DepotTools;
 use crate::host::Host;
 
+/// The config flags doctor uses (only these: `--help` lists no flag it would ignore).
 #[derive(Debug, Clone, clap::Args)]
 pub struct DoctorArgs {
-    #[command(flatten)]
-    pub config: ConfigArgs,
+    /// Config file [default: webrtc.toml at the workspace root].
+    #[arg(long, env = "MOBILERTC_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Directory holding .gclient and src/ (its disk is checked).
+    #[arg(long, env = "MOBILERTC_WORK_DIR", value_name = "DIR")]
+    pub work_dir: Option<std::path::PathBuf>,
+    /// WebRTC commit (40 hex digits) instead of the pinned one.
+    #[arg(long, env = "MOBILERTC_WEBRTC_REVISION", value_name = "SHA")]
+    pub revision: Option<String>,
+    /// depot_tools repository URL, used when depot_tools has to be cloned.
+    #[arg(long, env = "MOBILERTC_DEPOT_TOOLS_URL", value_name = "URL")]
+    pub depot_tools_url: Option<String>,
+    /// depot_tools commit to pin a clone to.
+    #[arg(long, env = "MOBILERTC_DEPOT_TOOLS_REVISION", value_name = "SHA")]
+    pub depot_tools_revision: Option<String>,
+    /// An existing depot_tools checkout to use instead of cloning one.
+    #[arg(long, env = "DEPOT_TOOLS", value_name = "DIR")]
+    pub depot_tools: Option<std::path::PathBuf>,
+}
+
+impl From<DoctorArgs> for ConfigArgs {
+    fn from(d: DoctorArgs) -> ConfigArgs {
+        ConfigArgs {
+            config: d.config,
+            work_dir: d.work_dir,
+            revision: d.revision,
+            depot_tools_url: d.depot_tools_url,
+            depot_tools_revision: d.depot_tools_revision,
+            depot_tools: d.depot_tools,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,7 +266,7 @@ pub fn checks(cfg: &Config, host: &Host, facts: &Facts) -> Vec<Check> {
 
 pub fn run(_sh: &xshell::Shell, root: &Path, args: DoctorArgs) -> Result<()> {
     let host = Host::from_process(std::env::current_dir()?);
-    let cfg = Config::load(root, &host, &args.config)?;
+    let cfg = Config::load(root, &host, &args.into())?;
     println!(
         "mobilertc doctor: {} for {:?} targets",
         cfg.describe_revision(),

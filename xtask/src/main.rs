@@ -45,7 +45,7 @@ enum Command {
     /// Install the Android app on a device (adb install -r) and start it.
     Install(install::InstallArgs),
     /// Fetch the pinned, patched WebRTC checkout (depot_tools, gclient sync, hooks, patches).
-    FetchWebrtc(fetch::FetchArgs),
+    FetchWebrtc(Box<fetch::FetchArgs>),
     /// Show (`status`) or undo (`revert`) the patches on the WebRTC checkout.
     Patches(patches_cmd::PatchesArgs),
     /// Write a WebRTC SDK directory (webrtc-sdk.toml) for webrtc-sys.
@@ -72,7 +72,7 @@ fn main() {
             Command::Build(args) => build::run(&sh, *args),
             Command::Demo(args) => demo::run(&sh, args),
             Command::Doctor(args) => doctor::run(&sh, &root, args),
-            Command::FetchWebrtc(args) => fetch::run(&sh, args),
+            Command::FetchWebrtc(args) => fetch::run(&sh, *args),
             Command::Install(args) => install::run(&sh, args),
             Command::Patches(args) => patches_cmd::run(&sh, &root, args),
             Command::Sdk(args) => sdk::run(&sh, args),

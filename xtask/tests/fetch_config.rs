@@ -84,6 +84,11 @@ fn patches_and_revision_flags() {
         help.contains("--patches-dir") && !help.contains("--webrtc-url"),
         "{help}"
     );
+    let help = text(&f.ok(&["doctor", "--help"], &[]));
+    assert!(
+        help.contains("--work-dir") && !help.contains("--patches-dir"),
+        "{help}"
+    );
 
     // A bad --revision is the flag's fault, not webrtc.toml's.
     let out = f.xtask(&["fetch-webrtc", "--dry-run", "--revision", "main"], &[]);
