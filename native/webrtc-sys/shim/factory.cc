@@ -1,6 +1,7 @@
 // Factory, threads, logging and the app-fed audio device module.
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 
 #include "mrtc_internal.h"
 
@@ -12,6 +13,37 @@ namespace {
 
 // Capture beyond this is dropped oldest-first: a stalled call must not grow memory.
 constexpr size_t kMaxQueuedMs = 2000;
+
+// libwebrtc's log, written to stderr by our own sink at the app's level (none by default).
+//
+// Why a sink and not LogToDebug(level): from M150 on, libwebrtc's built-in stderr output
+// obeys a LoggingConfig fixed at the first log line (INFO unless InitializeLogging ran
+// first), and the deprecated LogToDebug no longer changes it; M150 logged at INFO to
+// stderr whatever the app asked (a `call` process with a piped, unread stderr blocked on
+// it). SetLogToStderr(false) + AddLogToStream behave the same from M110 to M150.
+class StderrSink : public rtcx::LogSink {
+ public:
+  void OnLogMessage(const std::string& message) override {
+    fwrite(message.data(), 1, message.size(), stderr);
+  }
+};
+
+std::mutex g_log_mu;
+StderrSink* g_sink = nullptr;  // never freed: libwebrtc threads may log until exit
+
+void ApplyLogLevel(int level) {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  rtcx::LogMessage::SetLogToStderr(false);
+  rtcx::LogMessage::LogToDebug(rtcx::LS_NONE);
+  if (g_sink) {
+    rtcx::LogMessage::RemoveLogToStream(g_sink);
+  } else {
+    g_sink = new StderrSink();
+  }
+  if (level < rtcx::LS_NONE) {
+    rtcx::LogMessage::AddLogToStream(g_sink, static_cast<rtcx::LoggingSeverity>(level));
+  }
+}
 
 std::atomic<bool> g_log_level_set{false};
 
@@ -75,7 +107,7 @@ void mrtc_set_log_level(int level) {
     // Timestamps and thread ids make WebRTC's log useful for timing questions.
     rtcx::LogMessage::LogTimestamps(true);
     rtcx::LogMessage::LogThreads(true);
-    rtcx::LogMessage::LogToDebug(static_cast<rtcx::LoggingSeverity>(clamped));
+    mrtc::ApplyLogLevel(clamped);
   });
 }
 
@@ -92,7 +124,7 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
     static std::once_flag init_once;
     std::call_once(init_once, [] {
       // The header promises "default none"; WebRTC's own default is to log to stderr.
-      if (!mrtc::g_log_level_set) rtcx::LogMessage::LogToDebug(rtcx::LS_NONE);
+      if (!mrtc::g_log_level_set) mrtc::ApplyLogLevel(rtcx::LS_NONE);
       rtcx::InitializeSSL();
     });
 
