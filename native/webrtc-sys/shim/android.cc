@@ -11,6 +11,7 @@
 
 #include <jni.h>
 
+#include "api/environment/environment_factory.h"
 #include "sdk/android/native_api/audio_device_module/audio_device_android.h"
 #include "sdk/android/native_api/base/init.h"
 #include "sdk/android/native_api/codecs/wrapper.h"
@@ -120,9 +121,11 @@ mrtc_status mrtc_factory_create_android(const mrtc_factory_config* config,
     // canceler and noise suppressor are switched on where WebRtcAudioEffects reports the
     // device has them; WebRTC's software ones run otherwise.
     auto context = std::make_shared<GlobalRef>(env, Obj(media->application_context));
-    parts.make_adm = [context](mrtc::FactoryParts::AdmEnv webrtc_env) {
+    // Its own default Environment (clock, task queues, field trials): the factory's is
+    // internal to CreatePeerConnectionFactory.
+    parts.make_adm = [context]() {
       return webrtc::CreateJavaAudioDeviceModule(webrtc::AttachCurrentThreadIfNeeded(),
-                                                 webrtc_env, context->get());
+                                                 webrtc::CreateEnvironment(), context->get());
     };
     // org.webrtc.VideoEncoderFactory / VideoDecoderFactory (the app passes upstream's
     // DefaultVideoEncoderFactory/DefaultVideoDecoderFactory: MediaCodec with the software

@@ -14,26 +14,17 @@
 
 #include "api/video_codecs/video_decoder_factory.h"
 #include "api/video_codecs/video_encoder_factory.h"
-#if MRTC_ADM_TAKES_ENVIRONMENT
-#include "api/environment/environment.h"
-#endif
 #include "rtc_base/network_monitor_factory.h"
 
 namespace mrtc {
 
 struct FactoryParts {
   // Makes the audio device module. Called once, on the factory's worker thread (where the
-  // app-fed device is made today), with the Environment the factory uses (before M138,
-  // when devices took a TaskQueueFactory, with that). Empty: the app-fed device
-  // (TestAudioDeviceModule over AudioBridge), whose push/playout entry points then work;
-  // with a platform device they have no effect.
-#if MRTC_ADM_TAKES_ENVIRONMENT
-  using AdmEnv = const webrtc::Environment&;
-#else
-  using AdmEnv = webrtc::TaskQueueFactory*;
-#endif
-  std::function<rtcx::scoped_refptr<webrtc::AudioDeviceModule>(AdmEnv)> make_adm;
-  // Null: CreateBuiltinVideoEncoderFactory() / CreateBuiltinVideoDecoderFactory().
+  // shim's own device is made), instead of the shim's app-fed device; empty: that device,
+  // whose push/playout entry points then work (with a platform device they have no effect).
+  // A device that needs a webrtc::Environment makes its own (android.cc does).
+  std::function<rtcx::scoped_refptr<webrtc::AudioDeviceModule>()> make_adm;
+  // Null: the shim's own video codec factories (factory.cc).
   std::unique_ptr<webrtc::VideoEncoderFactory> video_encoder_factory;
   std::unique_ptr<webrtc::VideoDecoderFactory> video_decoder_factory;
   // Null: none (WebRTC then polls the interfaces). With one, network changes (Wi-Fi <->
