@@ -43,6 +43,14 @@ fn exercise(page: &Page) -> Value {
     let long = Duration::from_secs(30);
     page.wait_until("mobilertc.state === 'connected'", long)
         .unwrap();
+    // Camera and microphone (Chromium's fake ones) are on during the call.
+    assert!(
+        page.eval_value("mobilertc.liveLocalTracks()")
+            .unwrap()
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     page.wait_until("mobilertc.chatOpen", long).unwrap();
     page.eval_value("mobilertc.sendChat('hello from the browser')")
         .unwrap();
@@ -82,6 +90,40 @@ fn check_browser_side(stats: &Value) {
     assert_eq!(stats["pair"]["local"], "host", "{stats:#}");
 }
 
+/// After a hang-up (either side): the page says the connection is closed, the camera and
+/// microphone are off, and no call logged an interrupted play().
+fn check_page_after_hangup(page: &Page) {
+    page.wait_until(
+        "['ended', 'idle'].includes(mobilertc.state)",
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert_eq!(
+        page.eval_value("mobilertc.connectionState").unwrap(),
+        "closed"
+    );
+    let status = page
+        .eval_value("document.getElementById('status').textContent")
+        .unwrap();
+    assert!(
+        !status.as_str().unwrap().contains("pc connected"),
+        "{status}"
+    );
+    assert_eq!(page.eval_value("mobilertc.liveLocalTracks()").unwrap(), 0);
+    assert_eq!(
+        page.eval_value("document.getElementById('local').srcObject === null")
+            .unwrap(),
+        true
+    );
+    let log = page
+        .eval_value("JSON.stringify(mobilertc.log.map(l => l.msg))")
+        .unwrap();
+    assert!(
+        !log.as_str().unwrap().contains("interrupted"),
+        "a play() was interrupted: {log}"
+    );
+}
+
 fn check_native_side(s: &Summary) {
     assert!(s.ok(), "{s:#?}");
     assert_eq!(s.chat.received, ["hello from the browser"], "{s:#?}");
@@ -114,6 +156,7 @@ fn browser_calls_native_and_native_calls_browser() {
     check_browser_side(&stats);
     // The browser hangs up: the native side ends on its bye.
     page.eval_value("mobilertc.hangup()").unwrap();
+    check_page_after_hangup(&page);
     let summary = call.wait();
     check_native_side(&summary);
     assert_eq!(summary.role, Some(Role::Callee));
@@ -134,9 +177,24 @@ fn browser_calls_native_and_native_calls_browser() {
     let summary = call.wait();
     check_native_side(&summary);
     assert_eq!(summary.role, Some(Role::Caller));
-    page.wait_until(
-        "['ended', 'idle'].includes(mobilertc.state)",
-        Duration::from_secs(20),
-    )
-    .unwrap();
+    check_page_after_hangup(&page);
+
+    // 3. A display name with a right-to-left override is refused at the join, and shown
+    //    nowhere.
+    let page = chromium
+        .open(&format!(
+            "{}/?room=disguise&auto=1&name=%E2%80%AEgnp.exe",
+            server.url()
+        ))
+        .unwrap();
+    page.wait_until("mobilertc.state === 'failed'", Duration::from_secs(20))
+        .unwrap();
+    let error = page.eval_value("mobilertc.error").unwrap();
+    assert!(
+        error.as_str().unwrap().contains("bad_name")
+            || error.as_str().unwrap().contains("bidirectional"),
+        "{error}"
+    );
+    // The camera and microphone asked for before the join are released again.
+    assert_eq!(page.eval_value("mobilertc.liveLocalTracks()").unwrap(), 0);
 }

@@ -29,12 +29,20 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Checks a display name: 1–64 characters, no control characters.
+/// Bidirectional formatting characters: ALM, LRM, RLM, LRE…RLO, LRI…PDI. In a name shown
+/// in a line of text they reorder what follows ("\u{202E}gnp.exe" reads "exe.png").
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Checks a display name: 1–64 characters, no control or bidirectional formatting characters.
 pub fn check_display_name(name: &str) -> Result<(), ApiError> {
     let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME || name.chars().any(char::is_control) {
+    if chars == 0 || chars > MAX_NAME || name.chars().any(|c| c.is_control() || is_bidi_control(c))
+    {
         return Err(ApiError::BadName(format!(
-            "display name {name:?} must be 1-{MAX_NAME} characters without control characters"
+            "display name {name:?} must be 1-{MAX_NAME} characters without control or \
+             bidirectional formatting characters"
         )));
     }
     Ok(())
@@ -340,6 +348,11 @@ mod tests {
         assert!(check_display_name("Zoë ☎").is_ok());
         assert!(check_display_name("a\nb").is_err());
         assert!(check_display_name("").is_err());
+        for disguise in ["\u{202E}gnp.exe", "a\u{2066}b", "x\u{200F}", "\u{061C}y"] {
+            assert!(check_display_name(disguise).is_err(), "{disguise:?}");
+        }
+        // Right-to-left letters themselves are fine.
+        assert!(check_display_name("שלום").is_ok());
     }
 
     #[test]
