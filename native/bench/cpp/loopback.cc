@@ -32,8 +32,6 @@
 #include "api/jsep.h"
 #include "api/peer_connection_interface.h"
 #include "api/task_queue/default_task_queue_factory.h"
-#include "api/video_codecs/builtin_video_decoder_factory.h"
-#include "api/video_codecs/builtin_video_encoder_factory.h"
 #include "rtc_base/logging.h"
 #include "rtc_base/ssl_adapter.h"
 #include "rtc_base/thread.h"
@@ -128,8 +126,7 @@ struct Factory {
                                           webrtc::AudioEncoderG711>(),
         webrtc::CreateAudioDecoderFactory<webrtc::AudioDecoderOpus, webrtc::AudioDecoderG722,
                                           webrtc::AudioDecoderG711>(),
-        webrtc::CreateBuiltinVideoEncoderFactory(),
-        webrtc::CreateBuiltinVideoDecoderFactory(), nullptr, nullptr);
+        mrtc::CreateVideoEncoderFactory(), mrtc::CreateVideoDecoderFactory(), nullptr, nullptr);
 #if MRTC_SRTP_KEEPALIVE
     // Same as the shim's factory (shim/srtp_keepalive.cc, distro SDK only).
     srtp_keepalive = mrtc::StartSrtpKeepalive(network.get());

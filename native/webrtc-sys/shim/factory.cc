@@ -94,6 +94,28 @@ rtcx::scoped_refptr<rtcx::RTCCertificate> FactoryCertificate(mrtc_factory* facto
   return factory->certificate;
 }
 
+// VP8 first (what every peer decodes), then VP9 and AV1; H.264 stays out (licensing;
+// rtc_use_h264=false). See MRTC_VIDEO_CODEC_TEMPLATES.
+std::unique_ptr<webrtc::VideoEncoderFactory> CreateVideoEncoderFactory() {
+#if MRTC_VIDEO_CODEC_TEMPLATES
+  return std::make_unique<webrtc::VideoEncoderFactoryTemplate<
+      webrtc::LibvpxVp8EncoderTemplateAdapter, webrtc::LibvpxVp9EncoderTemplateAdapter,
+      webrtc::LibaomAv1EncoderTemplateAdapter>>();
+#else
+  return webrtc::CreateBuiltinVideoEncoderFactory();
+#endif
+}
+
+std::unique_ptr<webrtc::VideoDecoderFactory> CreateVideoDecoderFactory() {
+#if MRTC_VIDEO_CODEC_TEMPLATES
+  return std::make_unique<webrtc::VideoDecoderFactoryTemplate<
+      webrtc::LibvpxVp8DecoderTemplateAdapter, webrtc::LibvpxVp9DecoderTemplateAdapter,
+      webrtc::Dav1dDecoderTemplateAdapter>>();
+#else
+  return webrtc::CreateBuiltinVideoDecoderFactory();
+#endif
+}
+
 }  // namespace mrtc
 
 extern "C" {
@@ -157,18 +179,7 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
                                           webrtc::AudioEncoderG711>(),
         webrtc::CreateAudioDecoderFactory<webrtc::AudioDecoderOpus, webrtc::AudioDecoderG722,
                                           webrtc::AudioDecoderG711>(),
-#if MRTC_VIDEO_CODEC_TEMPLATES
-        // VP8 first (what every peer decodes), then VP9 and AV1; H.264 stays out
-        // (licensing; rtc_use_h264=false). See MRTC_VIDEO_CODEC_TEMPLATES.
-        std::make_unique<webrtc::VideoEncoderFactoryTemplate<
-            webrtc::LibvpxVp8EncoderTemplateAdapter, webrtc::LibvpxVp9EncoderTemplateAdapter,
-            webrtc::LibaomAv1EncoderTemplateAdapter>>(),
-        std::make_unique<webrtc::VideoDecoderFactoryTemplate<
-            webrtc::LibvpxVp8DecoderTemplateAdapter, webrtc::LibvpxVp9DecoderTemplateAdapter,
-            webrtc::Dav1dDecoderTemplateAdapter>>(),
-#else
-        webrtc::CreateBuiltinVideoEncoderFactory(), webrtc::CreateBuiltinVideoDecoderFactory(),
-#endif
+        mrtc::CreateVideoEncoderFactory(), mrtc::CreateVideoDecoderFactory(),
         nullptr /* default mixer */, nullptr /* default audio processing */);
 #if MRTC_SRTP_KEEPALIVE
     f->srtp_keepalive = mrtc::StartSrtpKeepalive(f->network.get());

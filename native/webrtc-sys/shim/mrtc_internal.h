@@ -170,6 +170,11 @@ class AudioBridge {
   void* playout_user_data_ = nullptr;
 };
 
+// factory.cc: the video codec factories every factory of the shim (and the C++ benchmark
+// baseline) uses.
+std::unique_ptr<webrtc::VideoEncoderFactory> CreateVideoEncoderFactory();
+std::unique_ptr<webrtc::VideoDecoderFactory> CreateVideoDecoderFactory();
+
 // audio_device.cc: the app-fed AudioDeviceModule over `bridge`.
 rtcx::scoped_refptr<webrtc::AudioDeviceModule> CreateBridgeAudioDevice(
     std::shared_ptr<AudioBridge> bridge);
