@@ -3,7 +3,18 @@
 #include <atomic>
 #include <cstdio>
 
+#include "factory_parts.h"
 #include "mrtc_internal.h"
+
+// The modular factory (for a platform network monitor): checked against M150's API only.
+#define MRTC_MODULAR_FACTORY (MRTC_WEBRTC_MILESTONE >= 150)
+#if MRTC_MODULAR_FACTORY
+#include "api/audio/builtin_audio_processing_builder.h"
+#include "api/create_modular_peer_connection_factory.h"
+#include "api/enable_media.h"
+#include "api/environment/environment_factory.h"
+#include "api/rtc_event_log/rtc_event_log_factory.h"
+#endif
 
 namespace mrtc {
 
@@ -133,7 +144,12 @@ void mrtc_set_log_level(int level) {
   });
 }
 
-mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory** out) {
+}  // extern "C"
+
+namespace mrtc {
+
+mrtc_status CreateFactory(const mrtc_factory_config* config, FactoryParts parts,
+                          mrtc_factory** out) {
   return mrtc::Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
     if (!out) return MRTC_ERR_INVALID_ARGUMENT;
     *out = nullptr;
@@ -166,21 +182,54 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
     // The shim's own device (audio_device.cc): a real-time 10 ms clock pulling the app's
     // capture and pushing the mixed playout, which is what makes remote audio sinks
     // receive PCM at all without a sound card module.
-    f->adm = mrtc::CreateBridgeAudioDevice(f->audio);
+    f->adm = parts.make_adm ? f->worker->BlockingCall(parts.make_adm)
+                            : mrtc::CreateBridgeAudioDevice(f->audio);
     if (!f->adm) return MRTC_ERR_INTERNAL;
-
-    f->pcf = webrtc::CreatePeerConnectionFactory(
-        f->network.get(), f->worker.get(), f->signaling.get(), f->adm,
-        // The codec list spelled out, Opus first (so it is what calls negotiate): the
-        // "builtin" factories include Opus only when libwebrtc was built with
-        // WEBRTC_USE_BUILTIN_OPUS, and Debian's tg_owt was not — its calls fell back to
-        // ISAC, and to G722 with browsers. The Opus codec itself is in every build.
+    auto video_encoders = parts.video_encoder_factory ? std::move(parts.video_encoder_factory)
+                                                      : mrtc::CreateVideoEncoderFactory();
+    auto video_decoders = parts.video_decoder_factory ? std::move(parts.video_decoder_factory)
+                                                      : mrtc::CreateVideoDecoderFactory();
+    // The codec list spelled out, Opus first (so it is what calls negotiate): the
+    // "builtin" factories include Opus only when libwebrtc was built with
+    // WEBRTC_USE_BUILTIN_OPUS, and Debian's tg_owt was not — its calls fell back to ISAC,
+    // and to G722 with browsers. The Opus codec itself is in every build.
+    auto audio_encoders =
         webrtc::CreateAudioEncoderFactory<webrtc::AudioEncoderOpus, webrtc::AudioEncoderG722,
-                                          webrtc::AudioEncoderG711>(),
+                                          webrtc::AudioEncoderG711>();
+    auto audio_decoders =
         webrtc::CreateAudioDecoderFactory<webrtc::AudioDecoderOpus, webrtc::AudioDecoderG722,
-                                          webrtc::AudioDecoderG711>(),
-        mrtc::CreateVideoEncoderFactory(), mrtc::CreateVideoDecoderFactory(),
-        nullptr /* default mixer */, nullptr /* default audio processing */);
+                                          webrtc::AudioDecoderG711>();
+
+    if (parts.network_monitor_factory) {
+#if MRTC_MODULAR_FACTORY
+      // What CreatePeerConnectionFactory does, plus the platform's network monitor, which
+      // only the modular dependencies take.
+      webrtc::PeerConnectionFactoryDependencies deps;
+      deps.network_thread = f->network.get();
+      deps.worker_thread = f->worker.get();
+      deps.signaling_thread = f->signaling.get();
+      deps.socket_factory = f->network->socketserver();
+      deps.event_log_factory = std::make_unique<webrtc::RtcEventLogFactory>();
+      deps.env = webrtc::CreateEnvironment();
+      deps.adm = f->adm;
+      deps.audio_encoder_factory = std::move(audio_encoders);
+      deps.audio_decoder_factory = std::move(audio_decoders);
+      deps.audio_processing_builder = std::make_unique<webrtc::BuiltinAudioProcessingBuilder>();
+      deps.video_encoder_factory = std::move(video_encoders);
+      deps.video_decoder_factory = std::move(video_decoders);
+      deps.network_monitor_factory = std::move(parts.network_monitor_factory);
+      webrtc::EnableMedia(deps);
+      f->pcf = webrtc::CreateModularPeerConnectionFactory(std::move(deps));
+#else
+      return MRTC_ERR_INVALID_ARGUMENT;  // a network monitor needs M150's modular API
+#endif
+    } else {
+      f->pcf = webrtc::CreatePeerConnectionFactory(
+          f->network.get(), f->worker.get(), f->signaling.get(), f->adm,
+          std::move(audio_encoders), std::move(audio_decoders), std::move(video_encoders),
+          std::move(video_decoders), nullptr /* default mixer */,
+          nullptr /* default audio processing */);
+    }
 #if MRTC_SRTP_KEEPALIVE
     f->srtp_keepalive = mrtc::StartSrtpKeepalive(f->network.get());
 #endif
@@ -191,6 +240,14 @@ mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory*
     *out = f.release();
     return MRTC_OK;
   });
+}
+
+}  // namespace mrtc
+
+extern "C" {
+
+mrtc_status mrtc_factory_create(const mrtc_factory_config* config, mrtc_factory** out) {
+  return mrtc::CreateFactory(config, mrtc::FactoryParts{}, out);
 }
 
 void mrtc_factory_destroy(mrtc_factory* factory) {
