@@ -26,12 +26,19 @@ pub struct DemoArgs {
     /// sudo itself may still ask for a password). Without it a terminal session asks.
     #[arg(long, short = 'y', alias = "sudo")]
     pub yes: bool,
-    /// How long the call lasts once connected, in seconds.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=3600))]
-    pub seconds: u32,
+    /// How long the call lasts once connected, in seconds (default 6; with `--gui`, until
+    /// a window hangs up).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub seconds: Option<u32>,
     /// Print the plan and run nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Two windows on this desktop instead of two console apps: Alice with this machine's
+    /// microphone, speaker and camera (when present), Bob with a 660 Hz tone and the test
+    /// pattern and no speaker (one machine: no feedback loop). The call lasts until a
+    /// window hangs up, or `--seconds` when given.
+    #[arg(long)]
+    pub gui: bool,
 }
 
 pub fn run(sh: &Shell, args: DemoArgs) -> Result<()> {
@@ -41,8 +48,14 @@ pub fn run(sh: &Shell, args: DemoArgs) -> Result<()> {
         &host_facts(sh, &[BUILD_PACKAGES]),
     )?;
     steps.push(Step::BuildApps);
-    steps.push(Step::DemoCall {
-        seconds: args.seconds,
+    steps.push(if args.gui {
+        Step::DemoGui {
+            seconds: args.seconds,
+        }
+    } else {
+        Step::DemoCall {
+            seconds: args.seconds.unwrap_or(6),
+        }
     });
     execute_plan(sh, &steps, args.dry_run)
 }
@@ -116,10 +129,23 @@ fn start_call(bin: &Path, url: &str, room: &str, side: &Side, seconds: u32) -> R
     let tone = side.tone.to_string();
     let expect = side.expect.to_string();
     let duration = seconds.to_string();
+    let args = [
+        "--tone-hz",
+        &tone,
+        "--expect-tone",
+        &expect,
+        "--video",
+        "--duration",
+        &duration,
+    ];
+    spawn_call(bin, url, room, side, &args)
+}
+
+fn spawn_call(bin: &Path, url: &str, room: &str, side: &Side, args: &[&str]) -> Result<Proc> {
     let child = Command::new(bin)
         .args(["--server", url, "--room", room, "--name", side.name])
-        .args(["--tone-hz", &tone, "--expect-tone", &expect, "--video"])
-        .args(["--chat", side.chat, "--duration", &duration, "--no-stdin"])
+        .args(args)
+        .args(["--chat", side.chat, "--no-stdin"])
         .arg("--json")
         .arg(&side.json)
         .stdin(Stdio::null())
@@ -216,6 +242,114 @@ pub fn demo_call(sh: &Shell, seconds: u32) -> Result<()> {
         "\ndemo ok: audio and chat flowed both ways (summaries: {})",
         dir.display()
     );
+    Ok(())
+}
+
+/// `demo --gui`: two windows on this desktop; the call counts when it connected and chat
+/// went both ways (Alice's real microphone carries no known tone to check).
+pub fn demo_gui(sh: &Shell, seconds: Option<u32>) -> Result<()> {
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        bail!(
+            "demo --gui opens two windows and needs a desktop session (DISPLAY is not set); \
+             without one, run `xvfb-run -a cargo xtask demo --gui --seconds 10`, or `cargo xtask demo`"
+        );
+    }
+    let bin = target_dir(sh)?.join("release");
+    let dir = crate::project_root().join(".mobilertc/demo");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let (_server, url) = start_server(&bin.join("mobilertc-signaling"), &dir.join("server.log"))?;
+    eprintln!("signaling server: {url}");
+    let room = format!("demo-{}", std::process::id());
+    let sides = [
+        Side {
+            name: "alice",
+            tone: 0,
+            expect: 0,
+            chat: "hello from alice",
+            json: dir.join("alice.json"),
+            log: dir.join("alice.log"),
+        },
+        Side {
+            name: "bob",
+            tone: 660,
+            expect: 0,
+            chat: "hi alice, bob here",
+            json: dir.join("bob.json"),
+            log: dir.join("bob.log"),
+        },
+    ];
+    for side in &sides {
+        let _ = std::fs::remove_file(&side.json);
+    }
+    let duration = seconds.map(|s| s.to_string());
+    let timed: Vec<&str> = match &duration {
+        Some(d) => vec!["--duration", d],
+        None => vec![],
+    };
+    let call = bin.join("call");
+    // Alice: this machine's devices (the window's defaults; missing ones become notes).
+    let mut alice = spawn_call(
+        &call,
+        &url,
+        &room,
+        &sides[0],
+        &[&["--gui"][..], &timed].concat(),
+    )?;
+    std::thread::sleep(Duration::from_millis(500));
+    // Bob: a tone and the test pattern, no speaker (both windows share one room's air).
+    let bob_args = [
+        &[
+            "--gui",
+            "--tone-hz",
+            "660",
+            "--camera",
+            "pattern",
+            "--speaker",
+            "none",
+        ][..],
+        &timed,
+    ]
+    .concat();
+    let mut bob = spawn_call(&call, &url, &room, &sides[1], &bob_args)?;
+    eprintln!(
+        "two windows: alice (this machine's microphone, speaker, camera) and bob (660 Hz, test pattern); \
+         hang up or close a window to end. Logs: {}",
+        dir.display()
+    );
+    let deadline =
+        Instant::now() + Duration::from_secs(seconds.map_or(24 * 3600, |s| u64::from(s) + 60));
+    let waited = wait(&mut bob, deadline).and_then(|()| wait(&mut alice, deadline));
+    let mut problems = Vec::new();
+    for (side, other) in [(&sides[0], &sides[1]), (&sides[1], &sides[0])] {
+        let Ok(text) = std::fs::read_to_string(&side.json) else {
+            problems.push(format!(
+                "{} wrote no summary; its log: {}",
+                side.name,
+                side.log.display()
+            ));
+            continue;
+        };
+        let s: Value = serde_json::from_str(&text)?;
+        print_summary(side, &s);
+        if s["timings_ms"]["connected"].is_null() {
+            problems.push(format!("{}: never connected: {}", side.name, s["error"]));
+        }
+        let received = s["chat"]["received"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !received.iter().any(|l| l == other.chat) {
+            problems.push(format!(
+                "{}: did not receive {}'s chat line",
+                side.name, other.name
+            ));
+        }
+    }
+    waited?;
+    if !problems.is_empty() {
+        bail!("the demo call did not work:\n  {}", problems.join("\n  "));
+    }
+    println!("\ndemo ok: the windows connected and chat flowed both ways");
     Ok(())
 }
 

@@ -34,6 +34,10 @@ pub const BUILD_PACKAGES: &[(&str, &str)] = &[
         "resolves libtgowt's abseil link set when writing the SDK",
     ),
     ("g++", "compiles the C++ shim"),
+    (
+        "libasound2-dev",
+        "ALSA, which the calling app's microphone and speaker (cpal) build against",
+    ),
 ];
 
 /// What the tests need on top of [`BUILD_PACKAGES`].
@@ -115,6 +119,38 @@ pub const INTEGRATION_PACKAGES: &[(&str, &str)] = &[
     ("libdav1d-dev", "the system AV1 decoder the Chromium tarball's build uses"),
     ("libjpeg-dev", "the system libjpeg the Chromium tarball's build links"),
     ("zlib1g-dev", "the system zlib the Chromium tarball's build uses"),
+    (
+        "xvfb",
+        "the X server the calling app's window is tested under (no GPU, no screen)",
+    ),
+    (
+        "libgl1-mesa-dri",
+        "Mesa's llvmpipe: OpenGL in software for that window",
+    ),
+    (
+        "libegl1",
+        "the EGL loader the window's OpenGL context comes through",
+    ),
+    ("libglx-mesa0", "GLX for that context on Xvfb"),
+    (
+        "libxkbcommon-x11-0",
+        "keyboard handling winit loads for an X11 window",
+    ),
+    ("libxcursor1", "cursors winit loads for an X11 window"),
+    ("libxrandr2", "monitor info winit loads for an X11 window"),
+    ("libxi6", "input events winit loads for an X11 window"),
+    (
+        "pulseaudio",
+        "the private sound server of the microphone/speaker test (null sinks as devices)",
+    ),
+    (
+        "pulseaudio-utils",
+        "pactl and pacat: that test's tone player, recorder and readiness check",
+    ),
+    (
+        "libasound2-plugins",
+        "ALSA's pulse plugin, through which the app reaches that sound server",
+    ),
 ];
 
 #[derive(Debug, Clone, clap::Args)]
@@ -185,6 +221,10 @@ pub enum Step {
     DemoCall {
         seconds: u32,
     },
+    /// `cargo xtask demo --gui`: server + two `call --gui` windows.
+    DemoGui {
+        seconds: Option<u32>,
+    },
 }
 
 impl fmt::Display for Step {
@@ -221,6 +261,11 @@ impl fmt::Display for Step {
             Step::DemoCall { seconds } => write!(
                 f,
                 "mobilertc-signaling --listen 127.0.0.1:0, then two `call --room demo-… --duration {seconds}` (tones 440/660 Hz, chat, video); both summaries checked"
+            ),
+            Step::DemoGui { seconds } => write!(
+                f,
+                "mobilertc-signaling --listen 127.0.0.1:0, then two `call --gui` windows (alice: this machine's devices; bob: 660 Hz and the test pattern){}",
+                seconds.map_or(String::new(), |s| format!(" for {s} s"))
             ),
             Step::Asan => write!(f, "{ASAN_ENV} {ASAN_TEST}"),
             Step::Skipped { what, why } => write!(f, "skipped: {what} ({why})"),
@@ -260,8 +305,13 @@ const ASAN_ENV: &str = "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsa
 const ASAN_TEST: &str = "cargo +nightly test -p mobilertc --test call --test lifecycle --target <host> -- --test-threads 1";
 
 /// Set by `--ci`: the integration tests' "skipped: tool missing" becomes a failure.
-const REQUIRE_VARS: &[&str] = &["MOBILERTC_REQUIRE_BROWSER", "MOBILERTC_REQUIRE_NETNS"];
-const REQUIRE_ENV: &str = "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1";
+const REQUIRE_VARS: &[&str] = &[
+    "MOBILERTC_REQUIRE_BROWSER",
+    "MOBILERTC_REQUIRE_NETNS",
+    "MOBILERTC_REQUIRE_DESKTOP",
+];
+const REQUIRE_ENV: &str =
+    "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 MOBILERTC_REQUIRE_DESKTOP=1";
 
 /// The netns tests (netlab) run these as processes inside network namespaces.
 const BUILD_TEST_APPS: &str =
@@ -533,6 +583,7 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             cmd!(sh, "cargo {args...}").run()?
         }
         Step::DemoCall { seconds } => crate::demo::demo_call(sh, *seconds)?,
+        Step::DemoGui { seconds } => crate::demo::demo_gui(sh, *seconds)?,
         Step::Clippy => cmd!(
             sh,
             "cargo clippy --workspace --all-targets --locked -- -D warnings"
@@ -637,7 +688,7 @@ mod tests {
                 "cargo fmt --all -- --check",
                 "cargo clippy --workspace --all-targets --locked -- -D warnings",
                 "cargo build --locked -p mobilertc-call -p mobilertc-signaling --bins",
-                "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 MOBILERTC_CALL_BIN=<target>/debug/call MOBILERTC_SIGNALING_BIN=<target>/debug/mobilertc-signaling cargo test --workspace --locked",
+                "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 MOBILERTC_REQUIRE_DESKTOP=1 MOBILERTC_CALL_BIN=<target>/debug/call MOBILERTC_SIGNALING_BIN=<target>/debug/mobilertc-signaling cargo test --workspace --locked",
                 "MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
                 "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan cargo +nightly test -p mobilertc --test call --test lifecycle --target <host> -- --test-threads 1",
             ]

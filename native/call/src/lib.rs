@@ -25,6 +25,7 @@
 
 pub mod audio;
 mod call;
+pub mod devices;
 pub mod media_flow;
 pub mod signal;
 mod summary;
@@ -32,6 +33,7 @@ pub mod video;
 
 pub use audio::AudioInput;
 pub use call::{parse_stun, parse_turn, signal_code, Call, CallConfig, CallEvent, CallHandle};
+pub use devices::{Camera, Devices, MicSink, Microphone, Running, Speaker, VideoSide, VideoSink};
 pub use mobilertc::{IceServer, PeerConnectionState};
 pub use summary::{
     AudioSummary, ChatSummary, PairInfo, Role, Status, Summary, Timings, VideoSummary,

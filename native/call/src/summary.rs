@@ -76,8 +76,10 @@ pub struct Timings {
 /// Audio counters (from the stats report) and what the received audio contained.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AudioSummary {
-    /// What we sent: `tone:440`, `wav:<path>`, `none`.
+    /// What we sent: `tone:440`, `wav:<path>`, `mic:<device>`, `none`.
     pub input: String,
+    /// Where the received audio was played: the speaker device, or `null` (not played).
+    pub output: Option<String>,
     /// RTP payload bytes sent.
     pub sent_bytes: u64,
     /// RTP packets sent.
@@ -97,8 +99,10 @@ pub struct AudioSummary {
 /// Video counters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct VideoSummary {
-    /// We sent synthetic video.
+    /// We sent video.
     pub sending: bool,
+    /// What we sent: the camera device, or the synthetic pattern (`pattern 320x240 15 fps`).
+    pub source: Option<String>,
     /// Frames handed to the video source.
     pub frames_sent: u64,
     /// Frames the remote track delivered to us.
@@ -188,6 +192,10 @@ pub struct Status {
     pub frames_received: u64,
     /// Chat lines received.
     pub chat_received: usize,
+    /// The microphone is muted (the track sends silence).
+    pub mic_muted: bool,
+    /// The camera is off (no frames are taken; the track sends black).
+    pub camera_off: bool,
 }
 
 impl Status {

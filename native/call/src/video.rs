@@ -1,4 +1,5 @@
-//! Synthetic outgoing video and a counter for the incoming track.
+//! Outgoing video (a camera, or the synthetic test pattern as a stand-in camera) and a
+//! counter for the incoming track.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -7,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use mobilertc::{I420Frame, RemoteTrack, VideoSource};
+
+use crate::devices::{Camera, VideoSide, VideoSink};
 
 /// Frame size and rate of the synthetic video.
 pub const WIDTH: u32 = 320;
@@ -38,36 +41,93 @@ pub fn pattern(n: u64) -> I420Frame {
     frame
 }
 
-/// Feeds [`pattern`] frames into a source at [`FPS`] until dropped.
+/// The synthetic test pattern as a camera: [`pattern`] frames at [`FPS`]. What `--video`
+/// sends, and the stand-in device of the camera path's tests.
+pub struct PatternCamera {
+    started: Option<Instant>,
+    n: u64,
+}
+
+impl PatternCamera {
+    /// A pattern starting at frame 0.
+    pub fn new() -> PatternCamera {
+        PatternCamera {
+            started: None,
+            n: 0,
+        }
+    }
+}
+
+impl Default for PatternCamera {
+    fn default() -> Self {
+        PatternCamera::new()
+    }
+}
+
+impl Camera for PatternCamera {
+    fn describe(&self) -> String {
+        format!("pattern {WIDTH}x{HEIGHT} {FPS} fps")
+    }
+
+    fn next_frame(&mut self) -> Result<I420Frame> {
+        let started = *self.started.get_or_insert_with(Instant::now);
+        let due = started + Duration::from_millis(self.n * 1000 / FPS);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        let frame = pattern(self.n);
+        self.n += 1;
+        Ok(frame)
+    }
+}
+
+/// Feeds a camera's frames into a source until dropped; while disabled (camera off) it
+/// stops taking frames from the camera.
 pub struct VideoPusher {
     stop: Arc<AtomicBool>,
+    enabled: Arc<AtomicBool>,
     frames: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl VideoPusher {
-    /// Starts the frames.
-    pub fn start(source: Arc<VideoSource>) -> Result<VideoPusher> {
+    /// Starts the frames; `sink` also gets each one (the self-view). A camera error ends
+    /// the video and is passed to `on_error`.
+    pub fn start(
+        source: Arc<VideoSource>,
+        mut camera: Box<dyn Camera>,
+        sink: Option<VideoSink>,
+        on_error: impl FnOnce(anyhow::Error) + Send + 'static,
+    ) -> Result<VideoPusher> {
         let stop = Arc::new(AtomicBool::new(false));
+        let enabled = Arc::new(AtomicBool::new(true));
         let frames = Arc::new(AtomicU64::new(0));
-        let (flag, count) = (stop.clone(), frames.clone());
+        let (flag, on, count) = (stop.clone(), enabled.clone(), frames.clone());
         let thread = std::thread::Builder::new()
             .name("video-push".into())
             .spawn(move || {
-                let started = Instant::now();
-                let mut n = 0u64;
                 while !flag.load(Ordering::Relaxed) {
-                    if source.push_i420(&pattern(n)).is_ok() {
+                    if !on.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    }
+                    let frame = match camera.next_frame() {
+                        Ok(f) => f,
+                        Err(e) => {
+                            on_error(e.context(format!("camera {}", camera.describe())));
+                            return;
+                        }
+                    };
+                    if source.push_i420(&frame).is_ok() {
                         count.fetch_add(1, Ordering::Relaxed);
                     }
-                    n += 1;
-                    let next = started + Duration::from_millis(n * 1000 / FPS);
-                    std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                    if let Some(sink) = &sink {
+                        sink(VideoSide::Local, &frame);
+                    }
                 }
             })
             .context("spawning the video thread")?;
         Ok(VideoPusher {
             stop,
+            enabled,
             frames,
             thread: Some(thread),
         })
@@ -76,6 +136,11 @@ impl VideoPusher {
     /// Frames pushed so far.
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
+    }
+
+    /// Camera on (frames flow) or off (none are taken from the camera).
+    pub fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
     }
 }
 
@@ -97,8 +162,9 @@ pub struct VideoCounter {
 }
 
 impl VideoCounter {
-    /// Starts counting `track`'s frames (the thread ends when the track goes away).
-    pub fn start(track: &RemoteTrack) -> Result<VideoCounter> {
+    /// Starts counting `track`'s frames (the thread ends when the track goes away); `sink`
+    /// also gets each one.
+    pub fn start(track: &RemoteTrack, sink: Option<VideoSink>) -> Result<VideoCounter> {
         let frames = track.video_frames().context("receiving remote video")?;
         let state = Arc::new(Mutex::new((0, None, None)));
         let shared = state.clone();
@@ -106,8 +172,13 @@ impl VideoCounter {
             .name("video-in".into())
             .spawn(move || {
                 for f in frames {
-                    let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-                    *s = (s.0 + 1, Some(f.width), Some(f.height));
+                    {
+                        let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+                        *s = (s.0 + 1, Some(f.width), Some(f.height));
+                    }
+                    if let Some(sink) = &sink {
+                        sink(VideoSide::Remote, &f);
+                    }
                 }
             })
             .context("spawning the video counter")?;

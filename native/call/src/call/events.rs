@@ -39,6 +39,29 @@ impl Runner {
         };
         match ev {
             Ev::Cmd(Cmd::HangUp) => return Some(End::Ok("local")),
+            Ev::Cmd(Cmd::MuteMic(muted)) => {
+                flow.mic_muted = muted;
+                if let Some(media) = &flow.media {
+                    media.audio.set_enabled(!muted);
+                }
+                self.status
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .mic_muted = muted;
+            }
+            Ev::Cmd(Cmd::Camera(on)) => {
+                flow.camera_on = on;
+                if let Some((_, track, pusher)) = flow.media.as_ref().and_then(|m| m.video.as_ref())
+                {
+                    pusher.set_enabled(on);
+                    track.set_enabled(on);
+                }
+                self.status
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .camera_off = !on;
+            }
+            Ev::DeviceError(text) => (self.on_event)(CallEvent::Log(text)),
             Ev::Cmd(Cmd::Chat(text)) => {
                 if flow.dc_open {
                     self.send_chat_line(flow, text);
@@ -181,7 +204,7 @@ impl Runner {
             PeerEvent::Track(track) => {
                 if let Some(media) = flow.media.as_mut() {
                     if track.kind() == TrackKind::Video && media.video_in.is_none() {
-                        media.video_in = VideoCounter::start(&track).ok();
+                        media.video_in = VideoCounter::start(&track, self.video_sink.clone()).ok();
                     }
                     media.remote_tracks.push(track);
                 }

@@ -24,6 +24,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use mobilertc::{DataChannelEvent, IceServer, PeerConnectionState, PeerEvent};
 
 use crate::audio::AudioInput;
+use crate::devices::Devices;
 use crate::signal::Incoming;
 use crate::summary::{PairInfo, Role, Status, Summary};
 
@@ -118,6 +119,8 @@ pub enum CallEvent {
 enum Cmd {
     Chat(String),
     HangUp,
+    MuteMic(bool),
+    Camera(bool),
 }
 
 enum Ev {
@@ -125,6 +128,8 @@ enum Ev {
     Peer(PeerEvent),
     Dc(DataChannelEvent),
     Cmd(Cmd),
+    /// A device stopped working (the call goes on without it).
+    DeviceError(String),
 }
 
 /// Sends commands to a running call from any thread.
@@ -148,6 +153,16 @@ impl CallHandle {
     pub fn hang_up(&self) {
         let _ = self.tx.send(Ev::Cmd(Cmd::HangUp));
     }
+
+    /// Mutes the microphone (the audio track sends silence) or unmutes it.
+    pub fn set_mic_muted(&self, muted: bool) {
+        let _ = self.tx.send(Ev::Cmd(Cmd::MuteMic(muted)));
+    }
+
+    /// Turns the camera on or off (off: no frames are taken, the track sends black).
+    pub fn set_camera_on(&self, on: bool) {
+        let _ = self.tx.send(Ev::Cmd(Cmd::Camera(on)));
+    }
 }
 
 /// A running call. Dropping it hangs up and waits for the end.
@@ -164,6 +179,16 @@ impl Call {
         config: CallConfig,
         on_event: impl Fn(CallEvent) + Send + 'static,
     ) -> Result<Call> {
+        Call::start_with(config, Devices::default(), on_event)
+    }
+
+    /// [`Call::start`] with the app's own [`Devices`] (microphone, speaker, camera, a video
+    /// sink for a UI) instead of the synthetic sources.
+    pub fn start_with(
+        config: CallConfig,
+        devices: Devices,
+        on_event: impl Fn(CallEvent) + Send + 'static,
+    ) -> Result<Call> {
         crate::signal::check_name("room", &config.room)?;
         if let AudioInput::Wav(path) = &config.audio {
             // Fail before joining: a bad file is the user's input, not a call failure.
@@ -174,7 +199,13 @@ impl Call {
             state: "joining".into(),
             ..Status::default()
         }));
-        let runner = Runner::new(config, tx.clone(), status.clone(), Box::new(on_event));
+        let runner = Runner::new(
+            config,
+            tx.clone(),
+            status.clone(),
+            Box::new(on_event),
+            devices,
+        );
         let thread = std::thread::Builder::new()
             .name("call".into())
             .spawn(move || runner.run(rx))

@@ -13,9 +13,10 @@ use serde_json::json;
 
 use super::runner::{End, Flow, Media, Runner};
 use super::{CallEvent, Ev};
+use crate::devices::Camera;
 use crate::signal::Session;
 use crate::summary::Role;
-use crate::video::VideoPusher;
+use crate::video::{PatternCamera, VideoPusher};
 
 impl Runner {
     /// Creates the peer connection with our tracks (and, for the caller, the data channel).
@@ -41,15 +42,33 @@ impl Runner {
         let audio = pc
             .add_audio_track("audio", "mobilertc")
             .context("adding the audio track")?;
-        let video = if self.config.video {
-            let source = Arc::new(VideoSource::new(factory).context("creating the video source")?);
-            let track = pc
-                .add_video_track(&source, "video", "mobilertc")
-                .context("adding the video track")?;
-            let pusher = VideoPusher::start(source.clone())?;
-            Some((source, track, pusher))
-        } else {
-            None
+        audio.set_enabled(!flow.mic_muted);
+        let camera: Option<Box<dyn Camera>> = match self.camera.take() {
+            Some(camera) => Some(camera),
+            None if self.config.video => Some(Box::new(PatternCamera::new())),
+            None => None,
+        };
+        let video = match camera {
+            Some(camera) => {
+                let source =
+                    Arc::new(VideoSource::new(factory).context("creating the video source")?);
+                let track = pc
+                    .add_video_track(&source, "video", "mobilertc")
+                    .context("adding the video track")?;
+                let tx = self.tx.clone();
+                let pusher = VideoPusher::start(
+                    source.clone(),
+                    camera,
+                    self.video_sink.clone(),
+                    move |e| {
+                        let _ = tx.send(Ev::DeviceError(format!("{e:#}; video stopped")));
+                    },
+                )?;
+                pusher.set_enabled(flow.camera_on);
+                track.set_enabled(flow.camera_on);
+                Some((source, track, pusher))
+            }
+            None => None,
         };
         if flow.role == Role::Caller {
             let (dc, dc_events) = pc
@@ -59,7 +78,7 @@ impl Runner {
         }
         flow.media = Some(Media {
             pc: Arc::new(pc),
-            _audio: audio,
+            audio,
             video,
             remote_tracks: vec![],
             video_in: None,

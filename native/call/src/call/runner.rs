@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::{CallConfig, CallEvent, Ev};
 use crate::audio::{AudioInput, AudioPusher, SAMPLE_RATE};
+use crate::devices::{Camera, Devices, MicSink, Microphone, Running, Speaker, VideoSink};
 use crate::signal::{Incoming, Session};
 use crate::summary::{Role, Status, Summary};
 use crate::video::{VideoCounter, VideoPusher};
@@ -21,7 +22,8 @@ use crate::video::{VideoCounter, VideoPusher};
 /// Media and channel handles of the peer connection, dropped together.
 pub(super) struct Media {
     pub(super) pc: Arc<PeerConnection>,
-    pub(super) _audio: mobilertc::AudioTrack,
+    /// Our audio: held for the call's length; muted with `set_enabled(false)`.
+    pub(super) audio: mobilertc::AudioTrack,
     /// Our video: held for the call's length; its pusher counts the frames sent.
     pub(super) video: Option<(Arc<VideoSource>, VideoTrack, VideoPusher)>,
     pub(super) remote_tracks: Vec<RemoteTrack>,
@@ -35,6 +37,11 @@ pub(super) struct Runner {
     pub(super) on_event: Box<dyn Fn(CallEvent) + Send>,
     pub(super) started: Instant,
     pub(super) summary: Summary,
+    /// The app's devices, each taken when the call starts using it.
+    pub(super) microphone: Option<Box<dyn Microphone>>,
+    pub(super) speaker: Option<Box<dyn Speaker>>,
+    pub(super) camera: Option<Box<dyn Camera>>,
+    pub(super) video_sink: Option<VideoSink>,
 }
 
 pub(super) enum End {
@@ -48,18 +55,26 @@ impl Runner {
         tx: Sender<Ev>,
         status: Arc<Mutex<Status>>,
         on_event: Box<dyn Fn(CallEvent) + Send>,
+        devices: Devices,
     ) -> Runner {
         let mut summary = Summary {
             room: config.room.clone(),
             ..Summary::default()
         };
-        summary.audio.input = match &config.audio {
-            AudioInput::Tone(hz) => format!("tone:{hz}"),
-            AudioInput::Wav(p) => format!("wav:{}", p.display()),
-            AudioInput::None => "none".into(),
+        summary.audio.input = match (&devices.microphone, &config.audio) {
+            (Some(mic), _) => format!("mic:{}", mic.describe()),
+            (None, AudioInput::Tone(hz)) => format!("tone:{hz}"),
+            (None, AudioInput::Wav(p)) => format!("wav:{}", p.display()),
+            (None, AudioInput::None) => "none".into(),
         };
+        summary.audio.output = devices.speaker.as_ref().map(|s| s.describe());
         summary.audio.recording = config.record.as_ref().map(|p| p.display().to_string());
-        summary.video.sending = config.video;
+        summary.video.sending = config.video || devices.camera.is_some();
+        summary.video.source = match &devices.camera {
+            Some(camera) => Some(camera.describe()),
+            None if config.video => Some(crate::video::PatternCamera::new().describe()),
+            None => None,
+        };
         Runner {
             config,
             tx,
@@ -67,6 +82,10 @@ impl Runner {
             on_event,
             started: Instant::now(),
             summary,
+            microphone: devices.microphone,
+            speaker: devices.speaker,
+            camera: devices.camera,
+            video_sink: devices.video_sink,
         }
     }
 
@@ -156,6 +175,23 @@ impl Runner {
                 return End::Failed(format!("{e:#}"));
             }
         };
+        // A speaker gets the playout on its own thread: the recorder waits for the analysis
+        // (which holds the receiver's lock while it scans), the speaker must not.
+        let playout = match self.speaker.take() {
+            Some(mut speaker) => {
+                let (tx, rx) = channel();
+                std::thread::spawn(move || {
+                    for frame in playout {
+                        speaker.play(&frame.samples);
+                        if tx.send(frame).is_err() {
+                            break;
+                        }
+                    }
+                });
+                rx
+            }
+            None => playout,
+        };
         let recorder = {
             let receiver = receiver.clone();
             std::thread::spawn(move || -> Result<()> {
@@ -168,7 +204,12 @@ impl Runner {
                 Ok(())
             })
         };
-        let pusher = match AudioPusher::start(factory, &self.config.audio) {
+        // The microphone when there is one, else the configured synthetic input.
+        let capture: Result<Running> = match self.microphone.take() {
+            Some(mic) => mic.start(MicSink::new(factory)),
+            None => AudioPusher::start(factory, &self.config.audio).map(|p| Box::new(p) as Running),
+        };
+        let pusher = match capture {
             Ok(p) => p,
             Err(e) => {
                 let _ = session.leave();
@@ -189,6 +230,8 @@ impl Runner {
             connected_at: None,
             local_types: BTreeSet::new(),
             last_stats: Instant::now(),
+            mic_muted: false,
+            camera_on: true,
         };
         self.set_state(match role {
             Role::Callee => "waiting",
@@ -288,6 +331,9 @@ pub(super) struct Flow {
     pub(super) connected_at: Option<Instant>,
     pub(super) local_types: BTreeSet<String>,
     pub(super) last_stats: Instant,
+    /// Set by the app at any time; applied to the tracks when they exist.
+    pub(super) mic_muted: bool,
+    pub(super) camera_on: bool,
 }
 
 impl Flow {

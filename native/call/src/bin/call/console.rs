@@ -1,137 +1,23 @@
-//! `call`: the mobilertc calling app for Linux. Joins a room; the first peer waits, the
-//! second calls. See docs/calling-app.md.
+//! The console mode: events and a status line on stderr, chat lines on stdin, the summary
+//! at the end (`--json`).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use clap::Parser;
-use mobilertc_call::{parse_stun, parse_turn, AudioInput, Call, CallConfig, CallEvent};
+use mobilertc_call::{Call, CallConfig, CallEvent, CallHandle};
 
-#[derive(Debug, Parser)]
-#[command(
-    version,
-    about = "Call another peer through a mobilertc signaling server"
-)]
-struct Args {
-    /// Signaling server, e.g. http://127.0.0.1:8080 or https://host:8443.
-    #[arg(long, env = "MOBILERTC_SERVER")]
-    server: String,
-    /// A PEM certificate to trust for an https:// server besides the public CAs (e.g. the
-    /// file `mobilertc-signaling --tls-self-signed … --tls-cert-out FILE` wrote).
-    #[arg(long, value_name = "PEM")]
-    server_cert: Option<PathBuf>,
-    /// Room to join (1-64 of A-Z a-z 0-9 _ -).
-    #[arg(long)]
-    room: String,
-    /// Display name for the others.
-    #[arg(long)]
-    name: Option<String>,
-    /// Send a sine tone at this frequency (Hz).
-    #[arg(long, default_value_t = 440.0, conflicts_with_all = ["audio_file", "no_audio"])]
-    tone_hz: f64,
-    /// Send this WAV file (looped) instead of a tone.
-    #[arg(long)]
-    audio_file: Option<PathBuf>,
-    /// Send silence.
-    #[arg(long)]
-    no_audio: bool,
-    /// Report whether the received audio carries a tone at this frequency (Hz).
-    #[arg(long)]
-    expect_tone: Option<f64>,
-    /// Send synthetic video (320x240, 15 fps).
-    #[arg(long)]
-    video: bool,
-    /// Record the received audio to this WAV file.
-    #[arg(long)]
-    record: Option<PathBuf>,
-    /// STUN server (stun:HOST:PORT); repeatable.
-    #[arg(long)]
-    stun: Vec<String>,
-    /// TURN server as URL,USER,PASS (turn:HOST:PORT[?transport=udp|tcp]); repeatable.
-    #[arg(long)]
-    turn: Vec<String>,
-    /// Use relay candidates only (needs --turn).
-    #[arg(long)]
-    relay_only: bool,
-    /// Hang up this many seconds after connecting.
-    #[arg(long)]
-    duration: Option<f64>,
-    /// Send this chat line once the chat channel opens; repeatable.
-    #[arg(long)]
-    chat: Vec<String>,
-    /// Print the final summary as JSON: to stdout, or to PATH.
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "-")]
-    json: Option<String>,
-    /// Fail when not connected this many seconds after negotiation started.
-    #[arg(long, default_value_t = 20.0)]
-    connect_timeout: f64,
-    /// As callee, give up when nobody called within this many seconds.
-    #[arg(long)]
-    wait: Option<f64>,
-    /// Don't read chat lines from stdin.
-    #[arg(long)]
-    no_stdin: bool,
-}
-
-fn secs(what: &str, v: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(v).with_context(|| format!("--{what} {v}: not a number of seconds"))
-}
-
-fn config(args: &Args) -> Result<CallConfig> {
-    let mut c = CallConfig::new(&args.server, &args.room);
-    c.server_cert = args.server_cert.clone();
-    c.name = args.name.clone();
-    c.audio = if args.no_audio {
-        AudioInput::None
-    } else if let Some(path) = &args.audio_file {
-        AudioInput::Wav(path.clone())
-    } else {
-        if !(20.0..=20_000.0).contains(&args.tone_hz) {
-            anyhow::bail!("--tone-hz {}: use 20-20000 Hz", args.tone_hz);
-        }
-        AudioInput::Tone(args.tone_hz)
-    };
-    c.expect_tone = args.expect_tone;
-    c.video = args.video;
-    c.record = args.record.clone();
-    for s in &args.stun {
-        c.ice_servers.push(parse_stun(s)?);
-    }
-    for t in &args.turn {
-        c.ice_servers.push(parse_turn(t)?);
-    }
-    c.relay_only = args.relay_only;
-    if c.relay_only && args.turn.is_empty() {
-        anyhow::bail!("--relay-only needs a --turn server (only relay candidates are allowed)");
-    }
-    c.chat = args.chat.clone();
-    c.duration = args.duration.map(|d| secs("duration", d)).transpose()?;
-    c.connect_timeout = secs("connect-timeout", args.connect_timeout)?;
-    c.wait_timeout = args.wait.map(|w| secs("wait", w)).transpose()?;
-    Ok(c)
-}
-
-fn main() {
-    let args = Args::parse();
-    std::process::exit(match run(args) {
-        Ok(true) => 0,
-        Ok(false) => 1,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            2
-        }
-    });
-}
+use crate::{Args, Opened};
 
 /// Ok(success) for a call that ran; Err for bad input before any call.
-fn run(args: Args) -> Result<bool> {
-    let config = config(&args)?;
+pub fn run(args: &Args, config: CallConfig, opened: Opened) -> Result<bool> {
+    for note in &opened.notes {
+        eprintln!("note: {note}");
+    }
     let tty = std::io::stderr().is_terminal();
-    let call = Call::start(config, move |e| match e {
+    let call = Call::start_with(config, opened.devices, move |e| match e {
         CallEvent::Joined { role, peer_id } => {
             eprintln!("joined as {peer_id}: {role:?}");
         }
@@ -154,6 +40,9 @@ fn run(args: Args) -> Result<bool> {
         CallEvent::Ended { result, reason } => eprintln!("call ended ({result}): {reason}"),
         CallEvent::State(_) => {}
     })?;
+    let handle = call.handle();
+    handle.set_mic_muted(args.muted);
+    handle.set_camera_on(!args.camera_off);
 
     // Ctrl-C/SIGTERM: first one hangs up cleanly, a second one exits at once.
     let interrupts = Arc::new(AtomicUsize::new(0));
@@ -178,6 +67,7 @@ fn run(args: Args) -> Result<bool> {
                         call.hang_up();
                         break;
                     }
+                    _ if command(&call, line) => {}
                     text => {
                         if let Err(e) = call.send_chat(text) {
                             eprintln!("error: {e:#}");
@@ -223,7 +113,20 @@ fn run(args: Args) -> Result<bool> {
     Ok(summary.ok())
 }
 
-fn print_summary(summary: &mobilertc_call::Summary, json: Option<&str>) -> Result<()> {
+/// `/mute`, `/unmute`, `/camera off|on`: true when `line` was one of them.
+fn command(call: &CallHandle, line: &str) -> bool {
+    match line {
+        "/mute" => call.set_mic_muted(true),
+        "/unmute" => call.set_mic_muted(false),
+        "/camera off" => call.set_camera_on(false),
+        "/camera on" => call.set_camera_on(true),
+        _ => return false,
+    }
+    eprintln!("({})", &line[1..]);
+    true
+}
+
+pub fn print_summary(summary: &mobilertc_call::Summary, json: Option<&str>) -> Result<()> {
     let text = serde_json::to_string_pretty(summary)?;
     match json {
         Some("-") => {
