@@ -216,6 +216,9 @@ struct ConfigFile {
     gn: Gn,
     /// The Chromium-tarball route (`fetch-webrtc --tarball/--debian-source`).
     tarball: Option<TarballPin>,
+    /// URL prefix → mirror prefix, for every git fetch (see fetch/mirrors.rs).
+    #[serde(default)]
+    mirrors: BTreeMap<String, String>,
 }
 
 /// The resolved configuration: file + flags + env, paths absolute.
@@ -244,6 +247,8 @@ pub struct Config {
     #[allow(dead_code)]
     pub gn: Gn,
     pub tarball: Option<TarballPin>,
+    /// `[mirrors]`: URL prefix → mirror prefix, applied to every git fetch of the checkout.
+    pub mirrors: BTreeMap<String, String>,
 }
 
 /// A value in the config (or an override) that parses but makes no sense.
@@ -350,6 +355,7 @@ impl Config {
             targets: raw.targets,
             gn: raw.gn,
             tarball: raw.tarball,
+            mirrors: raw.mirrors,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -391,6 +397,18 @@ impl Config {
                     key,
                     format!("`{url}` is not a URL"),
                     "use an https:// or file:// git URL",
+                ));
+            }
+        }
+        for (from, to) in &self.mirrors {
+            if [from, to]
+                .iter()
+                .any(|u| u.trim().is_empty() || u.chars().any(char::is_whitespace))
+            {
+                return Err(self.bad(
+                    "mirrors",
+                    format!("`{from}` = `{to}` is not a URL prefix and its mirror"),
+                    "e.g. \"https://chromium.googlesource.com/\" = \"https://git.example.org/chromium/\"",
                 ));
             }
         }

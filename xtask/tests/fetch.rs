@@ -155,20 +155,25 @@ fn interrupted_sync_resumes_and_converges_to_the_same_lock() {
     assert_eq!(f.read("webrtc.lock"), f.read("clean.lock"));
 }
 
-/// A git command of the sync fails once (as a dropped connection would): the sync is tried
-/// again and converges. The fault is injected in the `git` on PATH, so this runs the same with
-/// the stand-in and with real depot_tools (whose gclient gives up on a failed checkout).
+/// The `git checkout` of a dep fails (as a dropped connection would) until gclient gives
+/// up: the xtask tries the sync again and converges. The fault is injected in the `git` on
+/// PATH, so this runs with the stand-in and with real depot_tools alike; real gclient
+/// re-clones once itself after a failed clone+checkout, hence two failures (the stand-in's
+/// second attempt finds the clone and needs no checkout: it spends one).
 #[test]
 fn failed_sync_is_retried() {
     let f = Fixture::new();
     let counter = f.dir.join("fail-counter");
     let out = f.fetch(&[
         ("FAKE_GIT_FAIL_GLOB", "*/third_party/common: *checkout*"),
-        ("FAKE_GIT_FAIL_TIMES", "1"),
+        ("FAKE_GIT_FAIL_TIMES", "2"),
         ("FAKE_GIT_FAIL_COUNTER", counter.to_str().unwrap()),
     ]);
     let log = text(&out);
-    assert_eq!(f.read("fail-counter").trim(), "1", "the fault was injected");
+    assert!(
+        !f.read("fail-counter").trim().is_empty(),
+        "the fault was injected"
+    );
     assert!(log.contains("attempt 1/2 failed; retrying in 0s"), "{log}");
     assert!(f.src().join("third_party/common/README").exists());
     assert!(f.src().join("third_party/android_only/README").exists());

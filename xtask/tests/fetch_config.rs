@@ -100,3 +100,52 @@ fn patches_and_revision_flags() {
     );
     assert!(!err.contains("webrtc.toml"), "{err}");
 }
+
+/// Behind a firewall: the solution, depot_tools and every DEPS dep live on hosts this
+/// machine cannot reach; `[mirrors]` maps each prefix to a reachable copy, for every git
+/// fetch gclient and its git make. The lock keeps the upstream URLs.
+#[test]
+fn mirrors_redirect_every_git_url() {
+    let f = Fixture::new();
+    let up = f.dir.join("upstream");
+    let src = up.join("src");
+    // A revision whose DEPS names the deps on an unreachable host.
+    git(&src, &["checkout", "--quiet", "--detach", &f.src_rev]);
+    let deps = fs::read_to_string(src.join("DEPS"))
+        .unwrap()
+        .replace(&url(&up), "https://chromium.invalid/up");
+    fs::write(src.join("DEPS"), deps).unwrap();
+    git(
+        &src,
+        &["commit", "--quiet", "-am", "deps from chromium.invalid"],
+    );
+    let rev = git(&src, &["rev-parse", "HEAD"]);
+    git(&src, &["update-ref", "refs/branch-heads/2", &rev]);
+    git(&src, &["checkout", "--quiet", "main"]);
+
+    let cfg = f.dir.join("webrtc.toml");
+    let text = fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&url(&up), "https://webrtc.invalid/up")
+        .replace(&f.src_rev, &rev);
+    fs::write(
+        &cfg,
+        format!(
+            "{text}[mirrors]\n\"https://webrtc.invalid/up/\" = \"{up}/\"\n\"https://chromium.invalid/up/\" = \"{up}/\"\n",
+            up = url(&up)
+        ),
+    )
+    .unwrap();
+    let out = text_of(f.fetch(&[]));
+    assert!(f.src().join("third_party/common/README").exists(), "{out}");
+    let lock = f.read("webrtc.lock");
+    assert!(
+        lock.contains("https://chromium.invalid/up/common@")
+            && lock.contains("https://webrtc.invalid/up/src@"),
+        "{lock}"
+    );
+}
+
+fn text_of(out: std::process::Output) -> String {
+    text(&out)
+}

@@ -11,6 +11,7 @@ pub mod gclient;
 pub mod hooks;
 pub mod install_deps;
 pub mod lockfile;
+pub mod mirrors;
 pub mod plan;
 pub mod sync;
 pub mod tarball;

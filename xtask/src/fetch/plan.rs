@@ -110,7 +110,8 @@ pub struct Options {
 
 pub fn make(root: &Path, cfg: &Config, host: &Host, opts: &Options) -> Result<Plan> {
     let dt = DepotTools::resolve(cfg, host)?;
-    let env = child_env(host, &dt);
+    let mut env = child_env(host, &dt);
+    env.extend(super::mirrors::env(&cfg.mirrors));
     let gclient = dt.gclient();
     let text = gclient::load_and_render(root, cfg)?;
     let steps = vec![
