@@ -2,11 +2,13 @@
 
 use std::ffi::c_void;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
 use webrtc_sys as sys;
 
+use crate::dispatch::Dispatch;
 use crate::error::{check, Error, Result};
 use crate::factory::FactoryInner;
 use crate::ffi::{guard, mstr, owned, raw, BoundedSender};
@@ -17,8 +19,11 @@ use crate::peer::PeerConnection;
 /// far, then reports disconnection, and this channel's later events are dropped until a new
 /// [`events`](DataChannel::events) or [`on_event`](DataChannel::on_event) call. A reader
 /// that falls that far behind thus learns it lost messages instead of reading a stream
-/// with a hole in it, and a stalled reader cannot grow memory without bound.
-pub const DATA_CHANNEL_QUEUE_EVENTS: usize = 4096;
+/// with a hole in it, and a stalled reader cannot grow memory without bound. Large enough
+/// for bursts of small messages (SCTP flow control does not help here: the crate takes
+/// each message off libwebrtc at once); messages are at most
+/// [`max_message_size`](DataChannel::max_message_size) bytes each.
+pub const DATA_CHANNEL_QUEUE_EVENTS: usize = 16384;
 
 /// Options for [`PeerConnection::create_data_channel`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,16 +108,57 @@ pub enum DataChannelEvent {
 /// runs none after either).
 enum DcObserver {
     Channel(BoundedSender<DataChannelEvent>),
-    // The shim calls one observer from one WebRTC thread at a time; the mutex makes the
-    // FnMut callable through the shared reference the callback gets.
-    Callback(Mutex<Box<dyn FnMut(DataChannelEvent) + Send>>),
+    /// `on_event`: each event becomes a task on the factory's dispatcher thread.
+    Callback {
+        dispatch: Dispatch,
+        slot: Arc<CallbackSlot>,
+    },
+}
+
+/// An `on_event` closure, shared by the tasks carrying its events: a task may outlive the
+/// channel handle (or the closure's replacement), so the closure is freed by whichever of
+/// them is last, never under a running call.
+struct CallbackSlot {
+    /// Only ever locked by the dispatcher thread, one task at a time: uncontended, and a
+    /// closure cannot re-enter itself.
+    f: Mutex<Box<dyn FnMut(DataChannelEvent) + Send>>,
+    /// False once replaced, dropped or cut off: queued events are discarded.
+    live: AtomicBool,
+    /// Events posted and not yet run.
+    queued: AtomicUsize,
 }
 
 impl DcObserver {
+    /// Runs on WebRTC's signaling thread: never blocks, never runs application code.
     fn deliver(&self, ev: DataChannelEvent) {
         match self {
             DcObserver::Channel(tx) => drop(tx.offer(ev)),
-            DcObserver::Callback(f) => (f.lock().unwrap_or_else(|p| p.into_inner()))(ev),
+            DcObserver::Callback { dispatch, slot } => {
+                if !slot.live.load(Ordering::Acquire) {
+                    return;
+                }
+                if slot.queued.fetch_add(1, Ordering::AcqRel) >= DATA_CHANNEL_QUEUE_EVENTS {
+                    // As far behind as a full receiver: cut off the same way.
+                    slot.queued.fetch_sub(1, Ordering::AcqRel);
+                    slot.live.store(false, Ordering::Release);
+                    return;
+                }
+                let slot = slot.clone();
+                dispatch.post(Box::new(move || {
+                    slot.queued.fetch_sub(1, Ordering::AcqRel);
+                    if slot.live.load(Ordering::Acquire) {
+                        (slot.f.lock().unwrap_or_else(|p| p.into_inner()))(ev);
+                    }
+                }));
+            }
+        }
+    }
+
+    /// No further call of an `on_event` closure starts (one running on the dispatcher
+    /// thread finishes).
+    fn retire(&self) {
+        if let DcObserver::Callback { slot, .. } = self {
+            slot.live.store(false, Ordering::Release);
         }
     }
 }
@@ -130,7 +176,7 @@ pub struct DataChannel {
     observer: Mutex<Option<Box<DcObserver>>>,
     label: String,
     // The factory must outlive the channel (its threads run the channel).
-    _factory: Arc<FactoryInner>,
+    factory: Arc<FactoryInner>,
 }
 
 // SAFETY: see the type's docs; the observer box is only read by the shim's callbacks and
@@ -197,7 +243,7 @@ impl DataChannel {
                 raw,
                 observer: Mutex::new(Some(observer)),
                 label: label.to_owned(),
-                _factory: factory.clone(),
+                factory: factory.clone(),
             },
             rx,
         ))
@@ -207,7 +253,7 @@ impl DataChannel {
     ///
     /// Installing the observer here (inside the peer event callback, on the signaling
     /// thread) would make the shim block on its own thread, which libwebrtc forbids while
-    /// it delivers OnDataChannel; [`events`](Self::events) installs it from the app's thread.
+    /// it delivers OnDataChannel; [`events`](Self::events) installs it later, off that thread.
     pub(crate) fn adopt(
         raw: NonNull<sys::mrtc_data_channel>,
         factory: &Arc<FactoryInner>,
@@ -218,31 +264,38 @@ impl DataChannel {
             raw,
             observer: Mutex::new(None),
             label,
-            _factory: factory.clone(),
+            factory: factory.clone(),
         }
     }
 
-    /// A new receiver for this channel's events, replacing any previous one (which then
-    /// disconnects). For a remote channel, the first call also starts delivery: messages
-    /// WebRTC queued since the channel arrived follow its current state (`Open`).
-    ///
-    /// Blocks briefly on WebRTC's signaling thread: do not call it from a `*_with`
-    /// completion closure.
+    /// A new receiver for this channel's events, replacing any previous receiver or
+    /// callback (a previous receiver disconnects). For a remote channel, the first call
+    /// also starts delivery: messages WebRTC queued since the channel arrived follow its
+    /// current state (`Open`). It holds up to [`DATA_CHANNEL_QUEUE_EVENTS`] unread events.
+    /// May be called from any thread, callbacks of this crate included.
     pub fn events(&self) -> Receiver<DataChannelEvent> {
         let (tx, rx) = BoundedSender::new(DATA_CHANNEL_QUEUE_EVENTS);
         self.observe(Box::new(DcObserver::Channel(tx)));
         rx
     }
 
-    /// Like [`events`](Self::events), but `on_event` runs on WebRTC's thread for each event
-    /// instead of a channel carrying it to yours: no thread hop per message, which is what
-    /// a high-rate receiver wants. It must return quickly and must not call back into this
-    /// channel's `events`/`on_event` or drop its last handle. Replaces any previous
-    /// receiver or callback.
+    /// Like [`events`](Self::events), but `on_event` is called for each event, in order,
+    /// on the factory's dispatcher thread (see the crate docs' threading rules) instead of
+    /// a receiver carrying it to yours. It may call any method of any handle — send on
+    /// this channel, replace this very callback, drop the channel's last handle — and
+    /// should return promptly (it delays the factory's other callbacks). Replaces any
+    /// previous receiver or callback; after this call, or the handle's drop, returns, no
+    /// further call of the replaced callback starts. A callback that falls
+    /// [`DATA_CHANNEL_QUEUE_EVENTS`] events behind is cut off like a receiver.
     pub fn on_event(&self, on_event: impl FnMut(DataChannelEvent) + Send + 'static) {
-        self.observe(Box::new(DcObserver::Callback(Mutex::new(Box::new(
-            on_event,
-        )))));
+        self.observe(Box::new(DcObserver::Callback {
+            dispatch: self.factory.dispatch().clone(),
+            slot: Arc::new(CallbackSlot {
+                f: Mutex::new(Box::new(on_event)),
+                live: AtomicBool::new(true),
+                queued: AtomicUsize::new(0),
+            }),
+        }));
     }
 
     fn observe(&self, observer: Box<DcObserver>) {
@@ -257,8 +310,10 @@ impl DataChannel {
                 user_data as *mut c_void,
             )
         };
-        // The previous observer is unused from here on.
-        *slot = Some(observer);
+        // The previous observer is unused by the shim from here on.
+        if let Some(previous) = slot.replace(observer) {
+            previous.retire();
+        }
     }
 
     /// The largest message the remote side accepts, as negotiated (`a=max-message-size`);
@@ -330,7 +385,12 @@ impl Drop for DataChannel {
     fn drop(&mut self) {
         // SAFETY: we own the channel; no observer callback runs after destroy returns.
         unsafe { sys::mrtc_data_channel_destroy(self.raw.as_ptr()) };
-        // The observer box drops with `self`, after destroy returned.
+        // The observer box drops with `self`, after destroy returned; queued callback
+        // events are discarded.
+        let observer = self.observer.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(observer) = observer.as_ref() {
+            observer.retire();
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use webrtc_sys as sys;
 
+use crate::dispatch::{Dispatch, Dispatcher};
 use crate::error::{check, Error, Result};
 use crate::ffi::guard;
 use crate::media::AudioFrame;
@@ -44,6 +45,9 @@ pub(crate) struct FactoryInner {
     /// callback runs, so once `mrtc_factory_set_playout_callback` (or destroy) returns the
     /// previous sink is unused and can be freed.
     playout: Mutex<Option<Box<PlayoutSink>>>,
+    /// Where this factory's application closures run (`None` only inside Drop).
+    dispatch: Option<Dispatch>,
+    dispatcher: Option<Dispatcher>,
 }
 
 // SAFETY: the shim's factory is thread-safe: push_audio and the playout callback slot are
@@ -55,6 +59,13 @@ impl FactoryInner {
     pub(crate) fn raw(&self) -> *mut sys::mrtc_factory {
         self.raw.as_ptr()
     }
+
+    /// The factory's dispatcher (see the crate docs' threading rules).
+    pub(crate) fn dispatch(&self) -> &Dispatch {
+        self.dispatch
+            .as_ref()
+            .expect("dispatcher present until drop")
+    }
 }
 
 impl Drop for FactoryInner {
@@ -62,6 +73,13 @@ impl Drop for FactoryInner {
         // SAFETY: we own the factory, and every child holding an Arc of us is gone.
         unsafe { sys::mrtc_factory_destroy(self.raw.as_ptr()) };
         // No playout callback runs after destroy returns; the sink box goes with `self`.
+        // Every child (and so every observer and pending completion holding a Dispatch)
+        // is gone, and WebRTC's threads are stopped: once ours goes too, the dispatcher
+        // runs what is queued and ends.
+        drop(self.dispatch.take());
+        if let Some(dispatcher) = self.dispatcher.take() {
+            dispatcher.join();
+        }
     }
 }
 
@@ -109,11 +127,25 @@ impl Factory {
             code: crate::ErrorCode::Internal,
             message: "shim returned a null factory".into(),
         })?;
+        let (dispatcher, dispatch) = match Dispatcher::spawn() {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                // SAFETY: just created, no child yet.
+                unsafe { sys::mrtc_factory_destroy(raw.as_ptr()) };
+                return Err(Error::Shim {
+                    op: "Factory::new",
+                    code: crate::ErrorCode::Internal,
+                    message: format!("could not start the dispatcher thread: {e}"),
+                });
+            }
+        };
         Ok(Factory {
             inner: Arc::new(FactoryInner {
                 raw,
                 config,
                 playout: Mutex::new(None),
+                dispatch: Some(dispatch),
+                dispatcher: Some(dispatcher),
             }),
         })
     }

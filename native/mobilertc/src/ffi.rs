@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use webrtc_sys as sys;
 
+use crate::dispatch::Dispatch;
 use crate::error::{check, Result};
 use crate::peer::{IceTransportPolicy, SdpType, SessionDescription};
 
@@ -98,26 +99,56 @@ pub(crate) fn guard(f: impl FnOnce()) {
 /// the trampoline (the shim runs every accepted completion exactly once, with
 /// `MRTC_ERR_CLOSED` at the latest when the peer is destroyed) or by [`start`] when the
 /// shim refused the call (then it never runs the callback).
+///
+/// Application closures (`*_with`) are posted to the factory's dispatcher thread; the
+/// blocking methods' own completions (a channel send) run inline, on WebRTC's thread, so a
+/// blocking call works from the dispatcher thread too.
 pub(crate) struct Completion<T> {
     op: &'static str,
     f: Box<dyn FnOnce(Result<T>) + Send>,
+    dispatch: Option<Dispatch>,
 }
 
-impl<T> Completion<T> {
-    pub(crate) fn new(op: &'static str, f: impl FnOnce(Result<T>) + Send + 'static) -> Self {
-        Completion { op, f: Box::new(f) }
+impl<T: Send + 'static> Completion<T> {
+    /// A completion that runs where the shim reports it (only for crate-internal closures
+    /// that never block and never call back into the shim).
+    pub(crate) fn inline(op: &'static str, f: impl FnOnce(Result<T>) + Send + 'static) -> Self {
+        Completion {
+            op,
+            f: Box::new(f),
+            dispatch: None,
+        }
+    }
+
+    /// An application closure: it runs on `dispatch`'s thread.
+    pub(crate) fn on(
+        dispatch: &Dispatch,
+        op: &'static str,
+        f: impl FnOnce(Result<T>) + Send + 'static,
+    ) -> Self {
+        Completion {
+            op,
+            f: Box::new(f),
+            dispatch: Some(dispatch.clone()),
+        }
     }
 
     fn finish(self, result: Result<T>) {
         let f = self.f;
-        guard(move || f(result));
+        match self.dispatch {
+            Some(dispatch) => dispatch.post(Box::new(move || f(result))),
+            None => guard(move || f(result)),
+        }
     }
 }
 
 /// Starts an asynchronous shim call. `call` gets the user_data pointer and returns the
 /// shim's immediate status; on refusal the closure is called with the error right away, so
 /// the caller's closure runs exactly once either way.
-pub(crate) fn start<T>(completion: Completion<T>, call: impl FnOnce(*mut c_void) -> u32) {
+pub(crate) fn start<T: Send + 'static>(
+    completion: Completion<T>,
+    call: impl FnOnce(*mut c_void) -> u32,
+) {
     let op = completion.op;
     let user_data = Box::into_raw(Box::new(completion));
     let status = call(user_data.cast());
@@ -131,10 +162,11 @@ pub(crate) fn start<T>(completion: Completion<T>, call: impl FnOnce(*mut c_void)
 
 /// Blocks on a completion-based operation; the thread-per-peer style the crate is built for.
 pub(crate) fn block_on<T: Send + 'static>(
-    begin: impl FnOnce(Box<dyn FnOnce(Result<T>) + Send>),
+    op: &'static str,
+    begin: impl FnOnce(Completion<T>),
 ) -> Result<T> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    begin(Box::new(move |r| {
+    begin(Completion::inline(op, move |r| {
         let _ = tx.send(r);
     }));
     // The shim runs every completion exactly once (at the latest with MRTC_ERR_CLOSED when

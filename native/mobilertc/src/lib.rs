@@ -5,7 +5,8 @@
 //!   ([`Factory::push_audio`], [`Factory::playout_frames`]).
 //! * [`PeerConnection`] negotiates (blocking calls, or `*_with` callbacks) and reports
 //!   [`PeerEvent`]s through a `std::sync::mpsc::Receiver`: one thread per peer reading
-//!   that receiver is the intended driving model; no async runtime is involved.
+//!   that receiver is the intended driving model; no async runtime is involved. Closures
+//!   run on a per-factory dispatcher thread (see [the threading rules](#threading-rules)).
 //! * [`DataChannel`], [`AudioTrack`], [`VideoSource`]/[`VideoTrack`], [`RemoteTrack`]
 //!   carry data and media; [`Stats`] summarises the stats report.
 //!
@@ -33,28 +34,60 @@
 //! # }
 //! ```
 //!
-//! # Ownership and threads
+//! # Ownership
 //!
 //! Every handle owns one shim object and destroys it on drop; the shim guarantees that no
 //! callback of an object runs after its destroy returns, so the boxed state a callback
 //! uses is freed right after. Children hold the factory alive (`Arc`), so any drop order is
-//! safe. Callbacks run on WebRTC's threads and only copy data into channels: they never
-//! block and never run application code (except the `*_with` completion closures and
-//! [`DataChannel::on_event`], which must not block either).
-//!
-//! All handles are `Send + Sync`: the shim reaches libwebrtc through its thread-safe
+//! safe. All handles are `Send + Sync`: the shim reaches libwebrtc through its thread-safe
 //! proxies (PeerConnection, DataChannel, tracks), which marshal every call to WebRTC's
 //! signaling thread.
+//!
+//! # Threading rules
+//!
+//! * **WebRTC's threads never run your code.** libwebrtc reports on its own threads (each
+//!   factory has a signaling, a network and a worker thread, plus media threads). The
+//!   crate's callbacks there only copy what is reported and hand it on without blocking:
+//!   peer and data channel events into bounded receivers ([`PEER_QUEUE_EVENTS`],
+//!   [`DATA_CHANNEL_QUEUE_EVENTS`]: a reader that falls that far behind is cut off — it
+//!   drains what was queued, then sees disconnection), media into bounded receivers that
+//!   drop new frames ([`AUDIO_QUEUE_CHUNKS`], [`VIDEO_QUEUE_FRAMES`]), and closures to the
+//!   factory's dispatcher.
+//! * **Your closures run on the factory's dispatcher thread** (`mrtc-dispatch`, one per
+//!   factory): every `*_with` completion and every [`DataChannel::on_event`] call, one at a
+//!   time, in the order WebRTC reported them. The dispatcher is an ordinary thread, not one
+//!   of WebRTC's, so from a closure you may call **any method of any handle, on any
+//!   factory** — blocking ones such as [`PeerConnection::create_offer`] included — and drop
+//!   any handle, its own peer or channel included. Nothing of the crate is locked while a
+//!   closure runs.
+//! * **Why this cannot deadlock:** WebRTC's threads never wait for a dispatcher (they only
+//!   post to it), and calls from a dispatcher or an app thread wait only for WebRTC's
+//!   threads. So a relay forwarding from one factory's callback into another factory's
+//!   channel, a close inside a completion, or an echo from a channel's own callback are
+//!   ordinary calls. (Calling libwebrtc from its own signaling thread instead would block
+//!   one factory's signaling thread on another's — libwebrtc aborts on that — and re-enter
+//!   objects that are still delivering the callback.) The alternative, posting every call
+//!   made from a callback asynchronously, would have turned `send`'s result into a
+//!   callback too.
+//! * **What a closure should not do:** block for long (it delays the factory's other
+//!   closures), or wait for another closure of the same factory (that one cannot run until
+//!   this one returns). A blocking method's own wait is fine: its completion does not go
+//!   through the dispatcher.
+//! * After a handle's drop (or an `on_event`/`events` replacement) returns, no new call of
+//!   its closures starts; one already running on the dispatcher finishes. Completions run
+//!   exactly once, with [`ErrorCode::Closed`] when their peer closes first.
 
 #![warn(missing_docs)]
 
 pub mod analysis;
 mod data_channel;
+mod dispatch;
 mod error;
 mod factory;
 mod ffi;
 mod media;
 mod peer;
+mod session;
 mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;

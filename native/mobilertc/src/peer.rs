@@ -12,6 +12,10 @@ use crate::error::{check, Error, Result};
 use crate::factory::{Factory, FactoryInner};
 use crate::ffi::{self, guard, mstr, owned, raw, BoundedSender, Completion};
 use crate::media::{AudioTrack, RemoteTrack, VideoSource, VideoTrack};
+pub use crate::session::{
+    IceCandidate, IceConnectionState, IceGatheringState, IceServer, IceTransportPolicy,
+    PeerConnectionConfig, PeerConnectionState, SdpType, SessionDescription, SignalingState,
+};
 use crate::stats::Stats;
 
 /// How many events a peer's receiver (from [`PeerConnection::new`]) holds unread. Beyond
@@ -21,199 +25,6 @@ use crate::stats::Stats;
 /// learns so instead of missing candidates or states silently, and cannot grow memory
 /// without bound. A call produces a few dozen events; 1024 is far from a normal backlog.
 pub const PEER_QUEUE_EVENTS: usize = 1024;
-
-/// A STUN or TURN server.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IceServer {
-    /// `stun:host:port`, `turn:host:port?transport=udp`, `turns:…`.
-    pub urls: Vec<String>,
-    /// TURN user name; empty for STUN.
-    pub username: String,
-    /// TURN credential; empty for STUN.
-    pub credential: String,
-}
-
-impl IceServer {
-    /// A STUN server at `url` (no credentials).
-    pub fn stun(url: impl Into<String>) -> IceServer {
-        IceServer {
-            urls: vec![url.into()],
-            ..IceServer::default()
-        }
-    }
-}
-
-/// Which candidates ICE may use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum IceTransportPolicy {
-    /// Host, server-reflexive and relay candidates.
-    #[default]
-    All,
-    /// Only TURN relay candidates (hides the host's addresses; forces a relayed call).
-    Relay,
-}
-
-/// Configuration of a [`PeerConnection`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PeerConnectionConfig {
-    /// STUN/TURN servers; empty for host candidates only.
-    pub ice_servers: Vec<IceServer>,
-    /// Candidate filter.
-    pub ice_transport_policy: IceTransportPolicy,
-}
-
-/// The type of a session description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SdpType {
-    /// An offer.
-    Offer,
-    /// A provisional answer.
-    Pranswer,
-    /// A final answer.
-    Answer,
-    /// Rolls back a pending local or remote offer.
-    Rollback,
-}
-
-impl SdpType {
-    pub(crate) fn from_raw(value: u32) -> SdpType {
-        match value {
-            0 => SdpType::Offer,
-            1 => SdpType::Pranswer,
-            3 => SdpType::Rollback,
-            _ => SdpType::Answer,
-        }
-    }
-
-    /// The W3C name (`"offer"`, `"answer"`, …), as signaling usually carries it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SdpType::Offer => "offer",
-            SdpType::Pranswer => "pranswer",
-            SdpType::Answer => "answer",
-            SdpType::Rollback => "rollback",
-        }
-    }
-
-    /// Parses a W3C name.
-    pub fn parse(name: &str) -> Option<SdpType> {
-        Some(match name {
-            "offer" => SdpType::Offer,
-            "pranswer" => SdpType::Pranswer,
-            "answer" => SdpType::Answer,
-            "rollback" => SdpType::Rollback,
-            _ => return None,
-        })
-    }
-}
-
-/// An SDP offer or answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionDescription {
-    /// Offer, answer, ….
-    pub kind: SdpType,
-    /// The SDP text.
-    pub sdp: String,
-}
-
-/// A trickled ICE candidate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IceCandidate {
-    /// The media section's mid.
-    pub sdp_mid: String,
-    /// The media section's index.
-    pub sdp_mline_index: i32,
-    /// The `candidate:…` attribute value, without `a=`.
-    pub candidate: String,
-}
-
-macro_rules! state_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $value:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vm])* $variant,)+
-            /// A value this crate does not know (a newer shim).
-            Unknown(i32),
-        }
-        impl $name {
-            pub(crate) fn from_raw(value: i32) -> $name {
-                match value {
-                    $($value => $name::$variant,)+
-                    other => $name::Unknown(other),
-                }
-            }
-        }
-    };
-}
-
-state_enum!(
-    /// RTCSignalingState.
-    SignalingState {
-        /// No negotiation in progress.
-        Stable = 0,
-        /// A local offer is applied.
-        HaveLocalOffer = 1,
-        /// A local provisional answer is applied.
-        HaveLocalPranswer = 2,
-        /// A remote offer is applied.
-        HaveRemoteOffer = 3,
-        /// A remote provisional answer is applied.
-        HaveRemotePranswer = 4,
-        /// The connection is closed.
-        Closed = 5,
-    }
-);
-
-state_enum!(
-    /// RTCIceConnectionState.
-    IceConnectionState {
-        /// Not started.
-        New = 0,
-        /// Checking candidate pairs.
-        Checking = 1,
-        /// A usable pair was found.
-        Connected = 2,
-        /// Checks finished.
-        Completed = 3,
-        /// No pair works.
-        Failed = 4,
-        /// Connectivity lost (may recover).
-        Disconnected = 5,
-        /// Closed.
-        Closed = 6,
-    }
-);
-
-state_enum!(
-    /// RTCPeerConnectionState (ICE and DTLS combined).
-    PeerConnectionState {
-        /// Not started.
-        New = 0,
-        /// ICE or DTLS in progress.
-        Connecting = 1,
-        /// Media and data can flow.
-        Connected = 2,
-        /// Connectivity lost (may recover).
-        Disconnected = 3,
-        /// Failed for good.
-        Failed = 4,
-        /// Closed.
-        Closed = 5,
-    }
-);
-
-state_enum!(
-    /// RTCIceGatheringState.
-    IceGatheringState {
-        /// Not started.
-        New = 0,
-        /// Gathering candidates.
-        Gathering = 1,
-        /// All candidates gathered.
-        Complete = 2,
-    }
-);
 
 /// Something that happened on a peer connection, delivered from WebRTC's threads through
 /// the receiver returned by [`PeerConnection::new`].
@@ -247,13 +58,12 @@ struct PeerObserver {
 
 /// A peer connection.
 ///
-/// All methods take `&self` and may be called from any thread: the shim forwards them to
-/// WebRTC's signaling thread through libwebrtc's thread-safe proxies. Blocking methods
-/// (e.g. [`create_offer`](Self::create_offer)) wait for WebRTC's completion; each has a
-/// `*_with` form taking a callback instead. Never call a blocking method from inside a
-/// callback of this crate (those run on WebRTC's threads, which the wait would stall), and
-/// do not let a `*_with` closure own the last handle to its peer connection (the drop
-/// would then destroy the peer from inside its own callback, which the shim forbids).
+/// All methods take `&self` and may be called from any thread, including from the crate's
+/// closures (see the crate docs' [threading rules](crate#threading-rules)): the shim
+/// forwards them to WebRTC's signaling thread through libwebrtc's thread-safe proxies.
+/// Blocking methods (e.g. [`create_offer`](Self::create_offer)) wait for WebRTC's
+/// completion; each has a `*_with` form whose closure runs on the factory's dispatcher
+/// thread instead. A `*_with` closure may own (and drop) the last handle of its peer.
 ///
 /// Dropping closes and frees the connection; pending completions then run with
 /// [`ErrorCode::Closed`](crate::ErrorCode::Closed), and no event is sent after the drop.
@@ -355,15 +165,21 @@ impl PeerConnection {
 
     /// Creates an offer (blocking until WebRTC is done).
     pub fn create_offer(&self) -> Result<SessionDescription> {
-        ffi::block_on(|f| self.create_offer_with(f))
+        ffi::block_on("create_offer", |c| self.create_offer_start(c))
     }
 
-    /// Creates an offer; `done` runs exactly once, on a WebRTC thread.
+    /// Creates an offer; `done` runs exactly once, on the factory's dispatcher thread
+    /// (see the crate docs' threading rules).
     pub fn create_offer_with(
         &self,
         done: impl FnOnce(Result<SessionDescription>) + Send + 'static,
     ) {
-        ffi::start(Completion::new("create_offer", done), |ud| {
+        let completion = Completion::on(self.factory.dispatch(), "create_offer", done);
+        self.create_offer_start(completion);
+    }
+
+    fn create_offer_start(&self, completion: Completion<SessionDescription>) {
+        ffi::start(completion, |ud| {
             // SAFETY: live peer; ud is reclaimed by sdp_cb or by start.
             raw!(unsafe { sys::mrtc_peer_create_offer(self.raw(), Some(ffi::sdp_cb), ud) })
         });
@@ -371,15 +187,21 @@ impl PeerConnection {
 
     /// Creates an answer to the applied remote offer (blocking).
     pub fn create_answer(&self) -> Result<SessionDescription> {
-        ffi::block_on(|f| self.create_answer_with(f))
+        ffi::block_on("create_answer", |c| self.create_answer_start(c))
     }
 
-    /// Creates an answer; `done` runs exactly once, on a WebRTC thread.
+    /// Creates an answer; `done` runs exactly once, on the factory's dispatcher thread
+    /// (see the crate docs' threading rules).
     pub fn create_answer_with(
         &self,
         done: impl FnOnce(Result<SessionDescription>) + Send + 'static,
     ) {
-        ffi::start(Completion::new("create_answer", done), |ud| {
+        let completion = Completion::on(self.factory.dispatch(), "create_answer", done);
+        self.create_answer_start(completion);
+    }
+
+    fn create_answer_start(&self, completion: Completion<SessionDescription>) {
+        ffi::start(completion, |ud| {
             // SAFETY: as in create_offer_with.
             raw!(unsafe { sys::mrtc_peer_create_answer(self.raw(), Some(ffi::sdp_cb), ud) })
         });
@@ -387,16 +209,24 @@ impl PeerConnection {
 
     /// Applies a local description (blocking). Starts ICE gathering on the first one.
     pub fn set_local_description(&self, desc: &SessionDescription) -> Result<()> {
-        ffi::block_on(|f| self.set_local_description_with(desc, f))
+        ffi::block_on("set_local_description", |c| {
+            self.set_local_description_start(desc, c)
+        })
     }
 
-    /// Applies a local description; `done` runs exactly once, on a WebRTC thread.
+    /// Applies a local description; `done` runs exactly once, on the factory's dispatcher thread
+    /// (see the crate docs' threading rules).
     pub fn set_local_description_with(
         &self,
         desc: &SessionDescription,
         done: impl FnOnce(Result<()>) + Send + 'static,
     ) {
-        ffi::start(Completion::new("set_local_description", done), |ud| {
+        let completion = Completion::on(self.factory.dispatch(), "set_local_description", done);
+        self.set_local_description_start(desc, completion);
+    }
+
+    fn set_local_description_start(&self, desc: &SessionDescription, completion: Completion<()>) {
+        ffi::start(completion, |ud| {
             // SAFETY: live peer; the SDP is copied by the shim before returning.
             raw!(unsafe {
                 sys::mrtc_peer_set_local_description(
@@ -412,16 +242,24 @@ impl PeerConnection {
 
     /// Applies the remote peer's description (blocking).
     pub fn set_remote_description(&self, desc: &SessionDescription) -> Result<()> {
-        ffi::block_on(|f| self.set_remote_description_with(desc, f))
+        ffi::block_on("set_remote_description", |c| {
+            self.set_remote_description_start(desc, c)
+        })
     }
 
-    /// Applies a remote description; `done` runs exactly once, on a WebRTC thread.
+    /// Applies a remote description; `done` runs exactly once, on the factory's dispatcher thread
+    /// (see the crate docs' threading rules).
     pub fn set_remote_description_with(
         &self,
         desc: &SessionDescription,
         done: impl FnOnce(Result<()>) + Send + 'static,
     ) {
-        ffi::start(Completion::new("set_remote_description", done), |ud| {
+        let completion = Completion::on(self.factory.dispatch(), "set_remote_description", done);
+        self.set_remote_description_start(desc, completion);
+    }
+
+    fn set_remote_description_start(&self, desc: &SessionDescription, completion: Completion<()>) {
+        ffi::start(completion, |ud| {
             // SAFETY: as in set_local_description_with.
             raw!(unsafe {
                 sys::mrtc_peer_set_remote_description(
@@ -440,16 +278,24 @@ impl PeerConnection {
     /// prefer [`add_ice_candidate_with`](Self::add_ice_candidate_with) on a signaling
     /// thread that must not wait for the remote description.
     pub fn add_ice_candidate(&self, candidate: &IceCandidate) -> Result<()> {
-        ffi::block_on(|f| self.add_ice_candidate_with(candidate, f))
+        ffi::block_on("add_ice_candidate", |c| {
+            self.add_ice_candidate_start(candidate, c)
+        })
     }
 
-    /// Adds a remote ICE candidate; `done` runs exactly once, on a WebRTC thread.
+    /// Adds a remote ICE candidate; `done` runs exactly once, on the factory's dispatcher thread
+    /// (see the crate docs' threading rules).
     pub fn add_ice_candidate_with(
         &self,
         candidate: &IceCandidate,
         done: impl FnOnce(Result<()>) + Send + 'static,
     ) {
-        ffi::start(Completion::new("add_ice_candidate", done), |ud| {
+        let completion = Completion::on(self.factory.dispatch(), "add_ice_candidate", done);
+        self.add_ice_candidate_start(candidate, completion);
+    }
+
+    fn add_ice_candidate_start(&self, candidate: &IceCandidate, completion: Completion<()>) {
+        ffi::start(completion, |ud| {
             // SAFETY: live peer; strings copied by the shim before returning.
             raw!(unsafe {
                 sys::mrtc_peer_add_ice_candidate(
@@ -466,12 +312,18 @@ impl PeerConnection {
 
     /// The raw RTCStatsReport as JSON (blocking).
     pub fn stats_json(&self) -> Result<String> {
-        ffi::block_on(|f| self.stats_json_with(f))
+        ffi::block_on("get_stats", |c| self.stats_json_start(c))
     }
 
-    /// The raw RTCStatsReport as JSON; `done` runs exactly once, on a WebRTC thread.
+    /// The raw RTCStatsReport as JSON; `done` runs exactly once, on the factory's dispatcher thread
+    /// (see the crate docs' threading rules).
     pub fn stats_json_with(&self, done: impl FnOnce(Result<String>) + Send + 'static) {
-        ffi::start(Completion::new("get_stats", done), |ud| {
+        let completion = Completion::on(self.factory.dispatch(), "get_stats", done);
+        self.stats_json_start(completion);
+    }
+
+    fn stats_json_start(&self, completion: Completion<String>) {
+        ffi::start(completion, |ud| {
             // SAFETY: live peer; ud reclaimed by stats_cb or by start.
             raw!(unsafe { sys::mrtc_peer_get_stats(self.raw(), Some(ffi::stats_cb), ud) })
         });
@@ -527,8 +379,9 @@ impl PeerConnection {
         VideoTrack::add(self, &self.factory, source, track_id, stream_id)
     }
 
-    /// Closes the connection (idempotent; safe at any moment). Pending completions run
-    /// with [`ErrorCode::Closed`](crate::ErrorCode::Closed). Dropping also closes.
+    /// Closes the connection (idempotent; safe at any moment, from any thread or closure).
+    /// Pending completions run with [`ErrorCode::Closed`](crate::ErrorCode::Closed).
+    /// Dropping also closes.
     pub fn close(&self) {
         // SAFETY: live peer; close is idempotent and thread-safe in the shim.
         unsafe { sys::mrtc_peer_close(self.raw()) };

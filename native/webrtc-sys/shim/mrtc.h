@@ -6,13 +6,21 @@
  *    by exactly one `mrtc_*_destroy`; a destroy after which no callback of that handle runs.
  *  - strings are `mrtc_str` (pointer + length, not NUL-terminated, UTF-8); strings handed to
  *    callbacks are valid only during the callback.
- *  - callbacks run on WebRTC's threads (signaling, network, worker, audio device); they must
- *    not block and must not destroy the handle they report on (the Rust layer forwards them
- *    into channels).
+ *  - callbacks run on WebRTC's threads (peer, data channel and completion callbacks on the
+ *    factory's signaling thread; media on the worker, decoder and audio device threads).
+ *    Treat them as interrupts: copy what they report and hand it to a thread of your own
+ *    (the Rust layer feeds receivers and a per-factory dispatcher thread that runs the
+ *    application's closures). From inside a callback, do not block, do not destroy or
+ *    close the handle it reports on (libwebrtc is still inside that object), and do not
+ *    call into another factory's objects (that blocks one signaling thread on another:
+ *    libwebrtc aborts on it, or deadlocks without its checks). Calls on the same factory
+ *    run inline on its signaling thread. No shim lock is held while a completion runs;
+ *    peer and data channel events run under their handle's lock (destroy waits for them).
  *  - one-shot completions (`mrtc_sdp_cb`, `mrtc_done_cb`, `mrtc_stats_cb`) run exactly once;
- *    if the peer is closed or destroyed first they run with MRTC_ERR_CLOSED before
- *    `mrtc_peer_destroy` returns, so their user_data can always be freed. A function that
- *    takes a completion and returns anything but MRTC_OK never calls it.
+ *    if the peer is closed or destroyed first they run with MRTC_ERR_CLOSED, at the latest
+ *    before `mrtc_factory_destroy` returns (usually before `mrtc_peer_destroy` does), so
+ *    their user_data can always be freed. A function that takes a completion and returns
+ *    anything but MRTC_OK never calls it.
  */
 #ifndef MOBILERTC_MRTC_H
 #define MOBILERTC_MRTC_H

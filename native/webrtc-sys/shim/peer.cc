@@ -43,12 +43,17 @@ void FirePending(const Pending& p, mrtc_status status, const std::string& text,
 }
 
 // Runs completion `id` if it is still pending (it is not once close/destroy answered it with
-// MRTC_ERR_CLOSED). The callback runs under the peer's mutex: destroy waits for it.
+// MRTC_ERR_CLOSED). Taken under the peer's mutex, run outside it: a completion that reads
+// another peer (whose completion reads this one) must not hold a lock doing so. Its
+// user_data is its own, so destroy need not wait for it; completions run on the signaling
+// thread, which mrtc_factory_destroy stops, so none outlives its factory.
 void Complete(const std::shared_ptr<PeerShared>& shared, uint64_t id, mrtc_status status,
               const std::string& text, mrtc_sdp_type type = MRTC_SDP_OFFER) {
-  std::lock_guard<std::recursive_mutex> lock(shared->mu);
   Pending p;
-  if (!shared->TakePending(id, &p)) return;
+  {
+    std::lock_guard<std::recursive_mutex> lock(shared->mu);
+    if (!shared->TakePending(id, &p)) return;
+  }
   FirePending(p, status, text, type);
 }
 
