@@ -641,6 +641,17 @@ pub fn execute(steps: &[Step], runner: &Runner<'_>, logs: &Path, host: &Host) ->
                     line.finish("no generate_licenses.py in this checkout, skipped");
                     continue;
                 }
+                // The script imports depot_tools' modules (find_depot_tools); a checkout made
+                // from a Chromium tarball has no depot_tools.
+                let depot_tools = cmd.env.get("PATH").is_some_and(|p| {
+                    std::env::split_paths(p).any(|d| d.join("gclient.py").is_file())
+                });
+                if !depot_tools {
+                    line.finish(
+                        "skipped: generate_licenses.py needs depot_tools on PATH (a tarball checkout has none; the licence texts are the LICENSE files under src/ and src/third_party/)",
+                    );
+                    continue;
+                }
                 runner.run(cmd, &log)?;
             }
             Step::ExportSdk { inputs, libs_cmd } => {
