@@ -302,7 +302,7 @@ pub struct HostFacts {
 /// watches every allocation, libwebrtc's included. Its own target dir: instrumented
 /// artifacts must not mix with the normal ones.
 const ASAN_ENV: &str = "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan";
-const ASAN_TEST: &str = "cargo +nightly test -p mobilertc --test call --test lifecycle --target <host> -- --test-threads 1";
+const ASAN_TEST: &str = "cargo +nightly test -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile --target <host> -- --test-threads 1";
 
 /// Set by `--ci`: the integration tests' "skipped: tool missing" becomes a failure.
 const REQUIRE_VARS: &[&str] = &[
@@ -627,7 +627,7 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             let triple = host_triple(sh)?;
             cmd!(
                 sh,
-                "cargo +nightly test -p mobilertc --locked --test call --test lifecycle --target {triple} -- --test-threads 1"
+                "cargo +nightly test -p mobilertc --locked --test call --test lifecycle --test reentrancy --test stress --test hostile --target {triple} -- --test-threads 1"
             )
             .run()?;
         }
@@ -690,7 +690,7 @@ mod tests {
                 "cargo build --locked -p mobilertc-call -p mobilertc-signaling --bins",
                 "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 MOBILERTC_REQUIRE_DESKTOP=1 MOBILERTC_CALL_BIN=<target>/debug/call MOBILERTC_SIGNALING_BIN=<target>/debug/mobilertc-signaling cargo test --workspace --locked",
                 "MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
-                "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan cargo +nightly test -p mobilertc --test call --test lifecycle --target <host> -- --test-threads 1",
+                "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan cargo +nightly test -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile --target <host> -- --test-threads 1",
                 "upstream: cargo xtask fetch-webrtc --debian-source --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock",
                 "upstream: cargo xtask build --target linux --sdk-only --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock --sdk-root /ws/.mobilertc/sdk-upstream",
                 "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream cargo build (call, signaling) && cargo test -p mobilertc -p mobilertc-call -p mobilertc-netlab -p mobilertc-e2e",
