@@ -205,11 +205,26 @@ fn real_gn_and_ninja_make_a_source_sdk_the_manifest_alone_can_use() {
     assert!(args.contains("use_custom_libcxx = false") && args.contains("target_os = \"linux\""));
     assert_eq!(consume(&sdk), "M148 dcheck=0\n");
 
-    // A rerun with the same args does not regenerate; ninja has nothing to do.
-    build(&w, &[]);
+    // A rerun with the same args does not regenerate; ninja has nothing to do, and the SDK
+    // dir already holds this build (no gn desc, no copy).
+    let lib_mtime = std::fs::metadata(sdk.join("lib/libwebrtc.a"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let out = build(&w, &[]);
     let again = spawned(&w);
     assert!(!again.iter().any(|c| c.starts_with("gn gen")), "{again:?}");
     assert!(again.iter().any(|c| c.starts_with("ninja")), "{again:?}");
+    assert!(!again.iter().any(|c| c.starts_with("gn desc")), "{again:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("up to date"));
+    let lib_again = std::fs::metadata(sdk.join("lib/libwebrtc.a"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(
+        lib_mtime, lib_again,
+        "the SDK was rewritten on a no-op rerun"
+    );
 
     // Changed args regenerate, and the defines follow the build: a debug build's
     // RTC_DCHECK_IS_ON reaches the consumer through the manifest.

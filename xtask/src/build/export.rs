@@ -62,6 +62,31 @@ pub struct ExportInputs {
     pub system_libs: Vec<String>,
 }
 
+/// The SDK dir already holds this build: its manifest loads, args.gn and VERSIONS are the
+/// build's, and its library is a copy made after ninja last wrote the one in out/ (same
+/// size, not older). Then a rerun of `build` has nothing to export.
+pub fn up_to_date(inp: &ExportInputs) -> bool {
+    let same_text = |a: &Path, b: &Path| matches!((std::fs::read(a), std::fs::read(b)), (Ok(x), Ok(y)) if x == y);
+    let (sdk_lib, out_lib) = (
+        inp.sdk_dir.join("lib/libwebrtc.a"),
+        inp.out_dir.join(&inp.library),
+    );
+    let fresh = match (std::fs::metadata(&sdk_lib), std::fs::metadata(&out_lib)) {
+        (Ok(s), Ok(o)) => {
+            s.len() == o.len()
+                && matches!((s.modified(), o.modified()), (Ok(sm), Ok(om)) if sm >= om)
+        }
+        _ => false,
+    };
+    fresh
+        && Manifest::load(&inp.sdk_dir).is_ok()
+        && same_text(&inp.sdk_dir.join("args.gn"), &inp.out_dir.join("args.gn"))
+        && std::fs::read_to_string(inp.sdk_dir.join("VERSIONS"))
+            .ok()
+            .as_deref()
+            == Some(inp.versions.as_str())
+}
+
 /// Writes the SDK dir (replacing an older one atomically) and returns its manifest.
 pub fn export(inp: &ExportInputs) -> Result<Manifest> {
     let flags = compile_flags(&inp.out_dir.join("obj/webrtc.ninja"))?;

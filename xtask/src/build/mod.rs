@@ -655,6 +655,10 @@ pub fn execute(steps: &[Step], runner: &Runner<'_>, logs: &Path, host: &Host) ->
                 runner.run(cmd, &log)?;
             }
             Step::ExportSdk { inputs, libs_cmd } => {
+                if export::up_to_date(inputs) {
+                    line.finish(&format!("{} up to date", inputs.sdk_dir.display()));
+                    continue;
+                }
                 let (ok, out, err) = runner.probe(libs_cmd, &log)?;
                 let mut inputs = inputs.clone();
                 inputs.system_libs = match toolchain::gn_desc_libs(ok, &out) {
