@@ -433,26 +433,20 @@ fn asan_unavailable(sh: &Shell) -> Option<String> {
 }
 
 /// The default SDK dir of this host holds a `source` SDK (a `cargo xtask build`).
-fn source_sdk_present() -> bool {
-    let root = crate::project_root();
-    let Ok(triple) = host_triple(&Shell::new().expect("a shell")) else {
-        return false;
-    };
-    webrtc_sdk::Manifest::load(&webrtc_sdk::default_sdk_dir(&root, &triple))
+fn source_sdk_present(root: &std::path::Path, triple: &str) -> bool {
+    webrtc_sdk::Manifest::load(&webrtc_sdk::default_sdk_dir(root, triple))
         .is_ok_and(|m| m.provider == webrtc_sdk::Provider::Source)
 }
 
-fn upstream_leg(sh: &Shell) -> Option<crate::upstream_leg::Leg> {
-    let root = crate::project_root();
-    let host = crate::host::Host::from_process(root.clone());
-    let cfg = crate::config::Config::load(&root, &host, &Default::default()).ok()?;
+fn upstream_leg(root: &std::path::Path, triple: &str) -> Option<crate::upstream_leg::Leg> {
+    let host = crate::host::Host::from_process(root.to_path_buf());
+    let cfg = crate::config::Config::load(root, &host, &Default::default()).ok()?;
     let cache = crate::upstream_leg::cache_root(|k| std::env::var(k).ok())?;
-    let triple = host_triple(sh).ok()?;
     Some(crate::upstream_leg::Leg::new(
         &cache,
-        &root,
+        root,
         &cfg.revision,
-        &triple,
+        triple,
     ))
 }
 
@@ -494,14 +488,18 @@ pub fn host_facts(sh: &Shell, packages: &[&[(&str, &str)]]) -> HostFacts {
         .flatten()
         .map(|(p, _)| *p)
         .collect();
+    let root = crate::project_root();
+    let triple = host_triple(sh).ok();
     let facts = HostFacts {
         missing_packages: missing_packages(sh, &packages),
         is_root: is_root(sh),
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         sdk_dir_from_env: std::env::var_os(webrtc_sdk::SDK_DIR_ENV).is_some(),
         asan_unavailable: asan_unavailable(sh),
-        source_sdk_present: source_sdk_present(),
-        upstream: upstream_leg(sh),
+        source_sdk_present: triple
+            .as_deref()
+            .is_some_and(|t| source_sdk_present(&root, t)),
+        upstream: triple.as_deref().and_then(|t| upstream_leg(&root, t)),
     };
     if facts.missing_packages.is_none() {
         eprintln!(
