@@ -62,6 +62,24 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// This xtask's own binary, to run a sub-command as a child. A later cargo step of the same
+/// run (clippy, the workspace tests) may rebuild `target/debug/xtask` under us; the running
+/// image is then only reachable through `/proc/self/exe` (the child inherits it before exec).
+pub fn self_exe() -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    if exe.is_file() {
+        return Ok(exe);
+    }
+    let proc_exe = PathBuf::from("/proc/self/exe");
+    anyhow::ensure!(
+        proc_exe.exists(),
+        "the xtask binary {} was replaced while it ran; rerun `cargo xtask`",
+        exe.display()
+    );
+    Ok(proc_exe)
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = (|| {

@@ -113,7 +113,7 @@ impl Step {
     }
 
     pub fn execute(&self, sh: &Shell, leg: &Leg, require_vars: &[&str]) -> Result<()> {
-        let xtask: PathBuf = std::env::current_exe().context("locating the xtask binary")?;
+        let xtask: PathBuf = crate::self_exe()?;
         let (w, lock, sdk_root) = (&leg.work_dir, leg.lock_file(), &leg.sdk_root);
         match self {
             Step::Fetch => {

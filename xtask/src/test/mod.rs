@@ -438,7 +438,7 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             crate::apt::install(sh, packages, *sudo)?;
         }
         Step::WriteSystemSdk => {
-            let xtask: PathBuf = std::env::current_exe().context("locating the xtask binary")?;
+            let xtask: PathBuf = crate::self_exe()?;
             cmd!(sh, "{xtask} sdk --provider system").run()?;
         }
         Step::FmtCheck => cmd!(sh, "cargo fmt --all -- --check").run()?,
