@@ -1,5 +1,6 @@
 //! The APK step's plan and execution against the Gradle stand-in (moved out of mod.rs).
 
+use super::execute::Built;
 use super::*;
 use crate::run::Runner;
 use std::process::Command;
