@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::conn::{Conn, Reply, Req, Transport};
 use crate::error::ApiError;
 use crate::hub::Hub;
-use crate::protocol::{check_name, parse_join, parse_poll_query, parse_send};
+use crate::protocol::{check_name, parse_join, parse_leave, parse_poll_query, parse_send};
 use crate::tls::Tls;
 use bytes::Bytes;
 use std::future::Future;
@@ -151,9 +151,10 @@ async fn route(hub: &Arc<Hub>, req: &Req) -> Result<Reply, ApiError> {
             check_name("room", room)?;
             check_name("peer id", peer)?;
             let token = bearer(req)?;
-            // The body carries nothing, but is held to the same rules as every POST body.
-            json_body(req)?;
-            hub.leave(room, peer, token)?;
+            // The body carries nothing, but is held to the same rules as every POST body:
+            // size and Content-Type first, then (once the token is checked) a JSON object.
+            let body = json_body(req)?;
+            hub.leave(room, peer, token, parse_leave(body))?;
             Ok(Reply {
                 status: 204,
                 content_type: "",

@@ -310,10 +310,18 @@ impl Hub {
         }
     }
 
-    pub fn leave(&self, room_name: &str, peer: &str, token: &str) -> Result<(), ApiError> {
+    /// Removes `peer`; `body` is the leave body's check, answered after authentication.
+    pub fn leave(
+        &self,
+        room_name: &str,
+        peer: &str,
+        token: &str,
+        body: Result<(), ApiError>,
+    ) -> Result<(), ApiError> {
         let room = self.room(room_name)?;
         let mut inner = lock(&room);
         let i = inner.authed(room_name, peer, token)?;
+        body?;
         inner.remove(&self.limits, i, Reason::Left);
         let closed = inner.closed;
         drop(inner);

@@ -148,6 +148,17 @@ impl PeerType {
     }
 }
 
+/// The leave body: optional; when given, a JSON object (its fields are ignored).
+pub fn parse_leave(body: &[u8]) -> Result<(), ApiError> {
+    json_object(body).map(|_| ())
+}
+
+/// `data` as the sender wrote it, `null` included (a plain `Option` would take `null` for
+/// an absent field).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
 /// A checked send body. `data` keeps the sender's exact bytes (unknown fields included).
 #[derive(Debug)]
 pub struct Outgoing<'a> {
@@ -164,7 +175,7 @@ pub fn parse_send(body: &[u8]) -> Result<Outgoing<'_>, ApiError> {
         to: Option<Cow<'a, str>>,
         #[serde(rename = "type", borrow)]
         kind: Cow<'a, str>,
-        #[serde(default, borrow)]
+        #[serde(default, borrow, deserialize_with = "present")]
         data: Option<&'a RawValue>,
     }
     let raw = json_object(body)?
@@ -191,8 +202,14 @@ pub fn parse_send(body: &[u8]) -> Result<Outgoing<'_>, ApiError> {
     if let Some(to) = &send.to {
         check_name("peer id in `to`", to)?;
     }
-    // An absent `data` is `{}`.
+    // An absent `data` is `{}`; `null` is not absent.
     let data = send.data.map(RawValue::get).unwrap_or("{}");
+    if data == "null" {
+        return Err(ApiError::BadMessage(format!(
+            "`data` of `{}` is null: give an object, or omit `data` (which means {{}})",
+            kind.as_str()
+        )));
+    }
     check_data(kind, data)?;
     Ok(Outgoing {
         to: send.to,
@@ -396,6 +413,14 @@ mod tests {
         assert_eq!(code(br#"{"type":"candidate","data":{}}"#), "bad_message");
         assert_eq!(code(br#"{"type":"join","data":{}}"#), "bad_message");
         assert_eq!(code(br#"{"type":"chat","data":"hi"}"#), "bad_message");
+        // `null` is not an omitted `data`: refused, not relayed as `{}`.
+        let e = parse_send(br#"{"type":"bye","data":null}"#).unwrap_err();
+        assert_eq!(e.code(), "bad_message");
+        assert!(e.to_string().contains("null"), "{e}");
+        assert!(parse_leave(b"").is_ok() && parse_leave(b" {\"x\":1} ").is_ok());
+        for bad in [&b"[1]"[..], b"leave", b"{", b"null", b"1"] {
+            assert_eq!(parse_leave(bad).unwrap_err().code(), "bad_json");
+        }
         assert_eq!(
             code(br#"{"type":"chat","to":"p 1","data":{"text":""}}"#),
             "bad_name"

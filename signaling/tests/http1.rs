@@ -180,17 +180,17 @@ async fn malformed_requests_get_json_errors() {
     for (request, status, code) in [
         ("NOT HTTP AT ALL\r\n\r\n".to_string(), 400, "bad_request"),
         (
-            "GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n".into(),
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n".into(),
             400,
             "bad_request",
         ),
         (
-            "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n".into(),
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n".into(),
             400,
             "bad_request",
         ),
         (
-            "POST /rooms/r/join HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n".into(),
+            "POST /rooms/r/join HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n".into(),
             501,
             "not_implemented",
         ),
@@ -205,7 +205,8 @@ async fn malformed_requests_get_json_errors() {
             "headers_too_large",
         ),
         (
-            "POST /rooms/r/join HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".into(),
+            "POST /rooms/r/join HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+                .into(),
             400,
             "bad_request",
         ),

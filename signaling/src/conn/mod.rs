@@ -4,8 +4,11 @@
 //! Why not hyper: its connections keep two 8 KiB buffers for their lifetime, which makes
 //! 10,000 waiting long-polls cost ~180 MB; here a waiting poll holds its task and socket only.
 
+mod head;
+
 use crate::error::ApiError;
 use bytes::Bytes;
+use head::{After, Head, MAX_HEAD};
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -41,10 +44,6 @@ impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
     }
 }
 
-/// Largest request head (request line + headers).
-const MAX_HEAD: usize = 16 * 1024;
-/// Most headers in a request.
-const MAX_HEADERS: usize = 48;
 /// A connection with no request for this long is closed.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// Time to receive a request's head and body once its first byte arrived, and to write a
@@ -144,22 +143,6 @@ fn http_date() -> String {
     })
 }
 
-/// What the connection does after a request.
-#[derive(Clone, Copy, PartialEq)]
-enum After {
-    KeepAlive,
-    Close,
-}
-
-/// A request head with everything the server needs from it.
-struct Head {
-    req: Req,
-    content_length: Option<u64>,
-    chunked: bool,
-    expect_continue: bool,
-    after: After,
-}
-
 enum ReadError {
     /// The peer closed, timed out before sending anything, or the server is stopping.
     Closed,
@@ -244,96 +227,11 @@ impl<S: Transport> Conn<S> {
     }
 
     fn parse_head(&mut self) -> Result<Option<Head>, ReadError> {
-        let too_large = || {
-            ReadError::Reply(Reply::transport(
-                431,
-                "headers_too_large",
-                &format!("the request head is over {MAX_HEAD} bytes or {MAX_HEADERS} headers"),
-            ))
-        };
-        let bad = |m: &str| ReadError::Reply(Reply::transport(400, "bad_request", m));
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut r = httparse::Request::new(&mut headers);
-        let n = match r.parse(&self.buf) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD => return Err(too_large()),
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(httparse::Error::TooManyHeaders) => return Err(too_large()),
-            Err(e) => return Err(bad(&format!("not an HTTP/1.1 request: {e}"))),
-        };
-        if n > MAX_HEAD {
-            return Err(too_large());
-        }
-        let target = r.path.unwrap_or("/");
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p.to_string(), Some(q.to_string())),
-            None => (target.to_string(), None),
-        };
-        let mut head = Head {
-            req: Req {
-                method: r.method.unwrap_or("").to_string(),
-                path,
-                query,
-                authorization: None,
-                content_type: None,
-                body: Bytes::new(),
-                client: self.client,
-            },
-            content_length: None,
-            chunked: false,
-            expect_continue: false,
-            // HTTP/1.0 closes unless asked otherwise.
-            after: if r.version == Some(0) {
-                After::Close
-            } else {
-                After::KeepAlive
-            },
-        };
-        for h in r.headers.iter() {
-            let value = || String::from_utf8_lossy(h.value).trim().to_string();
-            let name = h.name;
-            if name.eq_ignore_ascii_case("authorization") {
-                head.req.authorization = Some(value());
-            } else if name.eq_ignore_ascii_case("content-type") {
-                head.req.content_type = Some(value());
-            } else if name.eq_ignore_ascii_case("content-length") {
-                let v = value();
-                let len = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|_| v.bytes().all(|b| b.is_ascii_digit()));
-                match (len, head.content_length) {
-                    (Some(l), None) => head.content_length = Some(l),
-                    (Some(l), Some(prev)) if l == prev => {}
-                    _ => return Err(bad("invalid or conflicting Content-Length")),
-                }
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                if !value().eq_ignore_ascii_case("chunked") {
-                    return Err(ReadError::Reply(Reply::transport(
-                        501,
-                        "not_implemented",
-                        "only the chunked transfer coding is supported",
-                    )));
-                }
-                head.chunked = true;
-            } else if name.eq_ignore_ascii_case("expect") {
-                head.expect_continue = value().eq_ignore_ascii_case("100-continue");
-            } else if name.eq_ignore_ascii_case("connection") {
-                for token in value().split(',') {
-                    let token = token.trim();
-                    if token.eq_ignore_ascii_case("close") {
-                        head.after = After::Close;
-                    } else if token.eq_ignore_ascii_case("keep-alive") {
-                        head.after = After::KeepAlive;
-                    }
-                }
-            }
-        }
-        if head.chunked && head.content_length.is_some() {
-            return Err(bad("both Content-Length and Transfer-Encoding"));
-        }
-        self.buf.drain(..n);
-        Ok(Some(head))
+        let parsed = head::parse(&self.buf, self.client)?;
+        Ok(parsed.map(|(head, n)| {
+            self.buf.drain(..n);
+            head
+        }))
     }
 
     /// Reads the body announced by `head`, at most `max` bytes.
