@@ -13,6 +13,7 @@ pub mod install_deps;
 pub mod lockfile;
 pub mod mirrors;
 pub mod plan;
+pub mod steps;
 pub mod sync;
 pub mod tarball;
 pub mod verify;
@@ -113,7 +114,6 @@ pub fn execute(plan: &Plan, stamps: &Stamps, runner: &Runner<'_>) -> Result<()> 
     let _lock = CheckoutLock::acquire(&cfg.work_dir, "fetch-webrtc")?;
     // Stamps are read under the lock: another run may just have finished.
     let (first, why) = plan.first_pending(stamps);
-    let n = plan.steps.len();
     eprintln!(
         "fetch-webrtc: {} into {}",
         cfg.describe_revision(),
@@ -122,40 +122,14 @@ pub fn execute(plan: &Plan, stamps: &Stamps, runner: &Runner<'_>) -> Result<()> 
     if let Some(w) = why {
         eprintln!("note: {w}");
     }
-    // Everything from the first pending step on runs again: forget their stamps first, so a
-    // run killed half-way can never leave a later step marked done on an older tree.
-    for p in &plan.steps[first..] {
-        stamps.clear(p.step.id())?;
-    }
-    for (i, p) in plan.steps.iter().enumerate() {
-        let line = StepLine::start(i + 1, n, p.step.title(), runner.progress);
-        if i < first {
-            line.finish("up to date");
-            continue;
-        }
-        let log = cfg
-            .work_dir
-            .join("logs")
-            .join(format!("{}-{}.log", i + 1, p.step.id()));
-        let _ = std::fs::remove_file(&log);
-        match run_step(plan, &p.step, runner, &log, &line) {
-            Ok(Some(outcome)) => line.finish(&outcome),
-            Ok(None) => line.finish_timed(),
-            Err(e) => {
-                line.finish("FAILED");
-                return Err(e.context(format!(
-                    "[{}/{n}] {} failed; fix the cause and rerun `cargo xtask fetch-webrtc` to resume here",
-                    i + 1,
-                    p.step.title()
-                )));
-            }
-        }
-        runner.kill_point(p.step.id(), "unstamped");
-        stamps.mark_done(p.step.id(), &p.key)?;
-        runner.kill_point(p.step.id(), "stamped");
-    }
-    eprintln!("WebRTC checkout ready: {}", cfg.src_dir().display());
-    Ok(())
+    steps::run_from(
+        &plan.steps,
+        first,
+        cfg,
+        stamps,
+        runner,
+        |step, log, line| run_step(plan, step, runner, log, line),
+    )
 }
 
 /// Runs one step. `Ok(Some(text))` replaces the elapsed time on the step line.

@@ -12,10 +12,11 @@ use super::install_deps::{self, InstallDeps};
 use super::sync::Sync;
 use super::{gclient, hooks, verify};
 use crate::config::Config;
+use crate::fetch::steps::RouteStep;
 use crate::host::{prepend_path, Host};
 use crate::patches::{self, Patch};
 use crate::run::Cmd;
-use crate::state::{step_key, Stamps};
+use crate::state::Stamps;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -28,9 +29,8 @@ pub enum Step {
     Lock { revinfo: Cmd, path: PathBuf },
 }
 
-impl Step {
-    /// Stamp name (stable: changing it re-runs the step everywhere).
-    pub fn id(&self) -> &'static str {
+impl crate::fetch::steps::RouteStep for Step {
+    fn id(&self) -> &'static str {
         match self {
             Step::DepotTools(_) => "depot_tools",
             Step::Gclient { .. } => "gclient",
@@ -42,7 +42,7 @@ impl Step {
         }
     }
 
-    pub fn title(&self) -> &'static str {
+    fn title(&self) -> &'static str {
         match self {
             Step::DepotTools(_) => "depot_tools",
             Step::Gclient { .. } => ".gclient",
@@ -54,7 +54,6 @@ impl Step {
         }
     }
 
-    /// What the step's result depends on (besides the steps before it).
     fn inputs(&self, cfg: &Config) -> Vec<String> {
         match self {
             Step::DepotTools(dt) => dt.inputs(),
@@ -74,11 +73,7 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Planned {
-    pub step: Step,
-    pub key: String,
-}
+pub type Planned = crate::fetch::steps::Planned<Step>;
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -141,20 +136,7 @@ pub fn make(root: &Path, cfg: &Config, host: &Host, opts: &Options) -> Result<Pl
             path: cfg.lock_file.clone(),
         },
     ];
-    let mut prev = String::new();
-    let steps = steps
-        .into_iter()
-        .map(|step| {
-            let inputs = step.inputs(cfg);
-            let key = step_key(
-                &prev,
-                step.id(),
-                &inputs.iter().map(String::as_str).collect::<Vec<_>>(),
-            );
-            prev = key.clone();
-            Planned { step, key }
-        })
-        .collect();
+    let steps = super::steps::chain(steps, cfg);
     Ok(Plan {
         cfg: cfg.clone(),
         redo: opts.redo,

@@ -26,10 +26,11 @@ pub use pin::TarballPin;
 use super::apt::PrivateApt;
 use super::lockfile::{Lock, TarballLock};
 use crate::config::Config;
+use crate::fetch::steps::RouteStep;
 use crate::host::Host;
 use crate::patches::{self, Git, Outcome, Patch};
 use crate::run::{Runner, StepLine};
-use crate::state::{state_dir, step_key, CheckoutLock, Stamps};
+use crate::state::{state_dir, CheckoutLock, Stamps};
 use source::{Obtained, Origin};
 use unpack::Unpacked;
 
@@ -77,8 +78,8 @@ pub enum Step {
     Lock(PathBuf),
 }
 
-impl Step {
-    pub fn id(&self) -> &'static str {
+impl crate::fetch::steps::RouteStep for Step {
+    fn id(&self) -> &'static str {
         match self {
             Step::Tarball(..) => "tarball",
             Step::Unpack { .. } => "unpack",
@@ -86,7 +87,7 @@ impl Step {
             Step::Lock(_) => "lock",
         }
     }
-    pub fn title(&self) -> &'static str {
+    fn title(&self) -> &'static str {
         match self {
             Step::Tarball(..) => "tarball",
             Step::Unpack { .. } => "unpack + re-root",
@@ -118,11 +119,7 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Planned {
-    pub step: Step,
-    pub key: String,
-}
+pub type Planned = crate::fetch::steps::Planned<Step>;
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -232,20 +229,7 @@ pub fn make(root: &Path, cfg: &Config, host: &Host, args: &TarballArgs) -> Resul
         Step::Patches(patch_series(cfg)?),
         Step::Lock(cfg.lock_file.clone()),
     ];
-    let mut prev = String::new();
-    let steps = steps
-        .into_iter()
-        .map(|step| {
-            let inputs = step.inputs(cfg);
-            let key = step_key(
-                &prev,
-                step.id(),
-                &inputs.iter().map(String::as_str).collect::<Vec<_>>(),
-            );
-            prev = key.clone();
-            Planned { step, key }
-        })
-        .collect();
+    let steps = crate::fetch::steps::chain(steps, cfg);
     Ok(Plan {
         cfg: cfg.clone(),
         env,
@@ -336,42 +320,19 @@ pub fn execute(plan: &Plan, stamps: &Stamps, runner: &Runner<'_>) -> Result<()> 
         );
     }
     let first = first_pending(plan, stamps);
-    let n = plan.steps.len();
     eprintln!(
         "fetch-webrtc (tarball route): {} into {}",
         cfg.describe_revision(),
         cfg.work_dir.display()
     );
-    for p in &plan.steps[first..] {
-        stamps.clear(p.step.id())?;
-    }
-    for (i, p) in plan.steps.iter().enumerate() {
-        let line = StepLine::start(i + 1, n, p.step.title(), runner.progress);
-        if i < first {
-            line.finish("up to date");
-            continue;
-        }
-        let log = cfg
-            .work_dir
-            .join("logs")
-            .join(format!("{}-{}.log", i + 1, p.step.id()));
-        let _ = fs::remove_file(&log);
-        match run_step(plan, &p.step, runner, &log, &line) {
-            Ok(Some(outcome)) => line.finish(&outcome),
-            Ok(None) => line.finish_timed(),
-            Err(e) => {
-                line.finish("FAILED");
-                return Err(e.context(format!(
-                    "[{}/{n}] {} failed; fix the cause and rerun the same `cargo xtask fetch-webrtc` to resume here",
-                    i + 1,
-                    p.step.title()
-                )));
-            }
-        }
-        stamps.mark_done(p.step.id(), &p.key)?;
-    }
-    eprintln!("WebRTC checkout ready: {}", cfg.src_dir().display());
-    Ok(())
+    crate::fetch::steps::run_from(
+        &plan.steps,
+        first,
+        cfg,
+        stamps,
+        runner,
+        |step, log, line| run_step(plan, step, runner, log, line),
+    )
 }
 
 fn run_step(

@@ -1,6 +1,7 @@
 //! `fetch-webrtc --tarball/--debian-source --dry-run`: every step, its state, and every
 //! command it may run, with cwd and env.
 
+use crate::fetch::steps::RouteStep;
 use std::fmt::Write as _;
 
 use super::source::Origin;
