@@ -83,6 +83,53 @@ struct Side {
     log: PathBuf,
 }
 
+/// What both demos start from: the release binaries, a fresh summary dir, a signaling
+/// server on a free port and a room of their own.
+struct Demo {
+    bin: PathBuf,
+    dir: PathBuf,
+    _server: Proc,
+    url: String,
+    room: String,
+    sides: [Side; 2],
+}
+
+impl Demo {
+    /// `tones`: (sent, expected) Hz for alice and bob; 0 = none.
+    fn start(sh: &Shell, tones: [(u32, u32); 2]) -> Result<Demo> {
+        let bin = target_dir(sh)?.join("release");
+        let dir = crate::project_root().join(".mobilertc/demo");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let (server, url) =
+            start_server(&bin.join("mobilertc-signaling"), &dir.join("server.log"))?;
+        eprintln!("signaling server: {url}");
+        let room = format!("demo-{}", std::process::id());
+        let side = |name: &'static str, (tone, expect): (u32, u32), chat: &'static str| Side {
+            name,
+            tone,
+            expect,
+            chat,
+            json: dir.join(format!("{name}.json")),
+            log: dir.join(format!("{name}.log")),
+        };
+        let sides = [
+            side("alice", tones[0], "hello from alice"),
+            side("bob", tones[1], "hi alice, bob here"),
+        ];
+        for side in &sides {
+            let _ = std::fs::remove_file(&side.json);
+        }
+        Ok(Demo {
+            bin,
+            dir,
+            _server: server,
+            url,
+            room,
+            sides,
+        })
+    }
+}
+
 /// Cargo's target directory (honours CARGO_TARGET_DIR and config).
 pub fn target_dir(sh: &Shell) -> Result<PathBuf> {
     let meta = cmd!(sh, "cargo metadata --format-version 1 --no-deps")
@@ -171,33 +218,14 @@ fn wait(proc: &mut Proc, deadline: Instant) -> Result<()> {
 
 /// Runs the call and checks both summaries.
 pub fn demo_call(sh: &Shell, seconds: u32) -> Result<()> {
-    let bin = target_dir(sh)?.join("release");
-    let dir = crate::project_root().join(".mobilertc/demo");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let (_server, url) = start_server(&bin.join("mobilertc-signaling"), &dir.join("server.log"))?;
-    eprintln!("signaling server: {url}");
-    let room = format!("demo-{}", std::process::id());
-    let sides = [
-        Side {
-            name: "alice",
-            tone: 440,
-            expect: 660,
-            chat: "hello from alice",
-            json: dir.join("alice.json"),
-            log: dir.join("alice.log"),
-        },
-        Side {
-            name: "bob",
-            tone: 660,
-            expect: 440,
-            chat: "hi alice, bob here",
-            json: dir.join("bob.json"),
-            log: dir.join("bob.log"),
-        },
-    ];
-    for side in &sides {
-        let _ = std::fs::remove_file(&side.json);
-    }
+    let Demo {
+        bin,
+        dir,
+        _server,
+        url,
+        room,
+        sides,
+    } = Demo::start(sh, [(440, 660), (660, 440)])?;
     let call = bin.join("call");
     let mut alice = start_call(&call, &url, &room, &sides[0], seconds)?;
     // Alice joins first and waits (callee); Bob finds her and calls.
@@ -254,33 +282,14 @@ pub fn demo_gui(sh: &Shell, seconds: Option<u32>) -> Result<()> {
              without one, run `xvfb-run -a cargo xtask demo --gui --seconds 10`, or `cargo xtask demo`"
         );
     }
-    let bin = target_dir(sh)?.join("release");
-    let dir = crate::project_root().join(".mobilertc/demo");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let (_server, url) = start_server(&bin.join("mobilertc-signaling"), &dir.join("server.log"))?;
-    eprintln!("signaling server: {url}");
-    let room = format!("demo-{}", std::process::id());
-    let sides = [
-        Side {
-            name: "alice",
-            tone: 0,
-            expect: 0,
-            chat: "hello from alice",
-            json: dir.join("alice.json"),
-            log: dir.join("alice.log"),
-        },
-        Side {
-            name: "bob",
-            tone: 660,
-            expect: 0,
-            chat: "hi alice, bob here",
-            json: dir.join("bob.json"),
-            log: dir.join("bob.log"),
-        },
-    ];
-    for side in &sides {
-        let _ = std::fs::remove_file(&side.json);
-    }
+    let Demo {
+        bin,
+        dir,
+        _server,
+        url,
+        room,
+        sides,
+    } = Demo::start(sh, [(0, 0), (660, 0)])?;
     let duration = seconds.map(|s| s.to_string());
     let timed: Vec<&str> = match &duration {
         Some(d) => vec!["--duration", d],
