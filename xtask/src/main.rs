@@ -10,6 +10,7 @@ mod apt;
 mod build;
 mod config;
 mod demo;
+mod dist;
 mod doctor;
 mod fetch;
 mod host;
@@ -40,6 +41,8 @@ enum Command {
     Build(Box<build::BuildArgs>),
     /// A real call on the distro libwebrtc (installs what it needs, like `test`).
     Demo(demo::DemoArgs),
+    /// Pack the `source` SDK dirs into reproducible archives (+ .sha256) for `sdk --provider prebuilt`.
+    Dist(Box<dist::DistArgs>),
     /// Check this host for fetching and building WebRTC; say what to fix.
     Doctor(doctor::DoctorArgs),
     /// Install the Android app on a device (adb install -r) and start it.
@@ -89,6 +92,7 @@ fn main() {
         match cli.command {
             Command::Build(args) => build::run(&sh, *args),
             Command::Demo(args) => demo::run(&sh, args),
+            Command::Dist(args) => dist::run(&sh, *args),
             Command::Doctor(args) => doctor::run(&sh, &root, args),
             Command::FetchWebrtc(args) => fetch::run(&sh, *args),
             Command::Install(args) => install::run(&sh, args),

@@ -115,12 +115,17 @@ pub struct Runner<'a> {
 
 const TAIL_LINES: usize = 25;
 
+/// Draw spinners and bars: stderr is a terminal, or MOBILERTC_PROGRESS says (`0`: never).
+pub fn progress_wanted(host: &crate::host::Host) -> bool {
+    match host.var("MOBILERTC_PROGRESS") {
+        Some(v) => v != "0",
+        None => std::io::stderr().is_terminal(),
+    }
+}
+
 impl<'a> Runner<'a> {
     pub fn new(sh: &'a Shell, verbose: bool, host: &crate::host::Host) -> Runner<'a> {
-        let progress = match host.var("MOBILERTC_PROGRESS") {
-            Some(v) => v != "0",
-            None => std::io::stderr().is_terminal(),
-        };
+        let progress = progress_wanted(host);
         crate::proc::kill_children_on_signal();
         // Without a spinner, a "still running" line keeps CI's no-output timeouts away.
         let every = match host.var("MOBILERTC_HEARTBEAT_SECS") {

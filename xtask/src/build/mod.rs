@@ -97,14 +97,14 @@ pub struct Facts {
     pub target_dir: PathBuf,
 }
 
-/// The targets `args` selects from the config.
-pub fn targets(cfg: &Config, args: &BuildArgs) -> Result<Vec<Target>> {
-    let targets: Vec<Target> = match args.target {
+/// The targets `--target platform [--abi …]` selects from the config (`build` and `dist`).
+pub fn targets(cfg: &Config, platform: Platform, abi_args: &[String]) -> Result<Vec<Target>> {
+    let targets: Vec<Target> = match platform {
         Platform::Android => {
             let mut abis = cfg.targets.android.clone();
-            if !args.abis.is_empty() {
-                abis.retain(|a| args.abis.iter().any(|n| n == a.name()));
-                for n in &args.abis {
+            if !abi_args.is_empty() {
+                abis.retain(|a| abi_args.iter().any(|n| n == a.name()));
+                for n in abi_args {
                     if !cfg.targets.android.iter().any(|a| a.name() == n) {
                         bail!(
                             "--abi {n}: not one of webrtc.toml's [targets] android ({})",
@@ -129,10 +129,7 @@ pub fn targets(cfg: &Config, args: &BuildArgs) -> Result<Vec<Target>> {
             .collect(),
     };
     if targets.is_empty() {
-        bail!(
-            "webrtc.toml's [targets] lists nothing for {:?}",
-            args.target
-        );
+        bail!("webrtc.toml's [targets] lists nothing for {platform:?}");
     }
     Ok(targets)
 }
@@ -162,7 +159,7 @@ pub fn plan(
         remote_exec: args.remote_exec,
         android_api: Some(args.api),
     };
-    let targets = targets(cfg, args)?;
+    let targets = targets(cfg, args.target, &args.abis)?;
     let src = cfg.src_dir();
     let dt = DepotTools::resolve(cfg, host)?;
     let mut env = BTreeMap::new();
