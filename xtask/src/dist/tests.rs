@@ -179,6 +179,7 @@ fn the_archive_carries_its_manifest_and_prebuilt_installs_it() {
             out: Some(&dest),
             triple: None,
             dry_run: false,
+            label: None,
         },
         tmp.path(),
     )

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+pub mod download;
 pub mod extract;
 pub mod install;
 pub mod prebuilt;
@@ -38,8 +39,12 @@ pub struct SdkArgs {
     #[arg(long, value_enum)]
     pub provider: ProviderArg,
     /// Prebuilt SDK: a directory containing webrtc-sdk.toml, or an archive of one.
-    #[arg(long, required_if_eq("provider", "prebuilt"))]
+    #[arg(long, conflicts_with = "url")]
     pub path: Option<PathBuf>,
+    /// Prebuilt archive to download (e.g. a release asset made by `cargo xtask dist`);
+    /// needs --sha256.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// Prebuilt archive: expected SHA-256 (hex), verified before extraction.
     #[arg(long, value_name = "HEX")]
     pub sha256: Option<String>,
@@ -68,6 +73,7 @@ pub fn run(sh: &Shell, args: SdkArgs) -> Result<()> {
     match args.provider {
         ProviderArg::System => {
             reject(&args.path, "--path", "prebuilt")?;
+            reject(&args.url, "--url", "prebuilt")?;
             reject(&args.sha256, "--sha256", "prebuilt")?;
             let triple = match &args.triple {
                 Some(t) => t.clone(),
@@ -76,10 +82,13 @@ pub fn run(sh: &Shell, args: SdkArgs) -> Result<()> {
             system::run(sh, &root, &triple, args.out.as_deref(), args.dry_run)
         }
         ProviderArg::Prebuilt => {
+            if let Some(url) = &args.url {
+                return from_url(sh, &root, &cwd, url, &args);
+            }
             let path = args
                 .path
                 .as_deref()
-                .context("--provider prebuilt needs --path DIR|ARCHIVE")?;
+                .context("--provider prebuilt needs --path DIR|ARCHIVE or --url URL")?;
             prebuilt::run(
                 &prebuilt::Request {
                     path,
@@ -87,6 +96,7 @@ pub fn run(sh: &Shell, args: SdkArgs) -> Result<()> {
                     out: args.out.as_deref(),
                     triple: args.triple.as_deref(),
                     dry_run: args.dry_run,
+                    label: None,
                 },
                 &root,
             )
@@ -97,6 +107,61 @@ pub fn run(sh: &Shell, args: SdkArgs) -> Result<()> {
              run that instead. `cargo xtask sdk` only writes `system` and `prebuilt` SDKs."
         ),
     }
+}
+
+/// `--provider prebuilt --url`: download beside the destination, verify, install like
+/// `--path`; the download is removed whatever happens.
+fn from_url(
+    sh: &Shell,
+    root: &std::path::Path,
+    cwd: &std::path::Path,
+    url: &str,
+    args: &SdkArgs,
+) -> Result<()> {
+    let parent = match &args.out {
+        Some(out) => install::parent_of(out)?,
+        None => webrtc_sdk::default_sdk_dir(root, "x")
+            .parent()
+            .expect("default_sdk_dir has a parent")
+            .to_owned(),
+    };
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    let dir = tempfile::Builder::new()
+        .prefix(".webrtc-sdk-download-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("creating a download directory in {}", parent.display()))?;
+    let plan = download::plan(url, args.sha256.as_deref(), dir.path())?;
+    if args.dry_run {
+        print!("{plan}");
+        println!(
+            "install it as --path would, to {}",
+            match &args.out {
+                Some(o) => o.display().to_string(),
+                None => format!("{}/<the manifest's triple>", parent.display()),
+            }
+        );
+        return Ok(());
+    }
+    let host = crate::host::Host::from_process(cwd.to_owned());
+    let runner = crate::run::Runner::new(sh, false, &host);
+    let file = download::fetch(
+        &plan,
+        &runner,
+        dir.path(),
+        crate::run::progress_wanted(&host),
+    )?;
+    prebuilt::run(
+        &prebuilt::Request {
+            path: &file,
+            // Verified against the URL's checksum just now.
+            sha256: None,
+            out: args.out.as_deref(),
+            triple: args.triple.as_deref(),
+            dry_run: false,
+            label: Some(url),
+        },
+        root,
+    )
 }
 
 fn reject<T>(value: &Option<T>, flag: &str, provider: &str) -> Result<()> {
@@ -142,6 +207,7 @@ mod tests {
         let args = SdkArgs {
             provider: ProviderArg::Source,
             path: None,
+            url: None,
             sha256: None,
             out: None,
             triple: None,

@@ -27,6 +27,8 @@ pub struct Request<'a> {
     pub out: Option<&'a Path>,
     pub triple: Option<&'a str>,
     pub dry_run: bool,
+    /// How to name the archive in messages, when `path` is a temporary download (its URL).
+    pub label: Option<&'a str>,
 }
 
 /// What `--path` points at.
@@ -131,27 +133,25 @@ pub fn run(req: &Request<'_>, root: &Path) -> Result<()> {
         "provider {}, M{}, revision {}, {triple}",
         manifest.provider, manifest.webrtc.milestone, manifest.webrtc.revision
     );
-    if manifest.provider != Provider::Prebuilt {
+    let shown = req
+        .label
+        .map_or_else(|| req.path.display().to_string(), str::to_owned);
+    // `cargo xtask dist` archives keep the `source` their build wrote, on purpose.
+    let from_dist = sdk_root
+        .join(crate::dist::contents::DIST_MANIFEST)
+        .is_file();
+    if manifest.provider != Provider::Prebuilt && !from_dist {
         println!(
-            "note: {} declares provider `{}`; installing it as it is",
-            req.path.display(),
+            "note: {shown} declares provider `{}`; installing it as it is",
             manifest.provider
         );
     }
     if req.dry_run {
-        println!(
-            "would install {} ({summary}) to {}",
-            req.path.display(),
-            dest.display()
-        );
+        println!("would install {shown} ({summary}) to {}", dest.display());
         return Ok(());
     }
     staging.commit(&sdk_root, &dest)?;
-    println!(
-        "installed {} ({summary}) to {}",
-        req.path.display(),
-        dest.display()
-    );
+    println!("installed {shown} ({summary}) to {}", dest.display());
     if req.out.is_some() {
         println!(
             "webrtc-sys looks in the default location; point it here with {}={}",

@@ -87,6 +87,7 @@ impl Env {
                 out: None,
                 triple: None,
                 dry_run: false,
+                label: None,
             },
             self.root(),
         )
@@ -405,6 +406,7 @@ fn triple_mismatch_and_dry_run() {
         out: None,
         triple: Some("x86_64-unknown-linux-gnu"),
         dry_run: false,
+        label: None,
     };
     let err = format!("{:#}", run(&req, env.root()).unwrap_err());
     assert!(err.contains("is an SDK for aarch64-linux-android"), "{err}");
