@@ -96,6 +96,49 @@ fn trickle_ice_connects_and_stats_report_a_host_pair() {
     call.shutdown();
 }
 
+/// From M150 each factory offers upstream's two call-setup accelerations (see
+/// shim/factory.cc `SetupTrials`): DTLS-in-STUN (ICE option `goog-sped-v1`) and SNAP (the
+/// SCTP handshake in the SDP, `a=sctp-init`); two such peers agree on both and the call
+/// still opens its data channel. Older milestones have neither.
+#[test]
+fn upstream_setup_accelerations_are_offered_answered_and_work() {
+    if mobilertc::webrtc_milestone() < 150 {
+        eprintln!(
+            "skipped: libwebrtc M{} predates the setup accelerations this checks",
+            mobilertc::webrtc_milestone()
+        );
+        return;
+    }
+    let (fa, fb) = factories();
+    let mut call = Loopback::new(&fa, &fb).unwrap();
+    let (dc, dc_events) = call.caller.pc.create_data_channel("fast", None).unwrap();
+    let offer = call.caller.pc.create_offer().unwrap();
+    call.caller.pc.set_local_description(&offer).unwrap();
+    call.callee.pc.set_remote_description(&offer).unwrap();
+    let answer = call.callee.pc.create_answer().unwrap();
+    call.callee.pc.set_local_description(&answer).unwrap();
+    call.caller.pc.set_remote_description(&answer).unwrap();
+    for (what, sdp) in [("offer", &offer.sdp), ("answer", &answer.sdp)] {
+        let ice_options = sdp
+            .lines()
+            .find(|l| l.starts_with("a=ice-options:"))
+            .unwrap_or_else(|| panic!("no a=ice-options in the {what}:\n{sdp}"));
+        assert!(
+            ice_options.split_whitespace().any(|o| o.ends_with("goog-sped-v1")),
+            "the {what} does not offer DTLS-in-STUN: {ice_options}"
+        );
+        assert!(
+            sdp.lines().any(|l| l.starts_with("a=sctp-init:")),
+            "the {what} carries no SNAP a=sctp-init:\n{sdp}"
+        );
+    }
+    call.caller.wait_connected(TIMEOUT).unwrap();
+    call.callee.wait_connected(TIMEOUT).unwrap();
+    wait_open(&dc, &dc_events, TIMEOUT).unwrap();
+    dc.send_text("over the fast path").unwrap();
+    call.shutdown();
+}
+
 #[test]
 fn data_channel_text_and_binary_both_ways() {
     let (fa, fb) = factories();

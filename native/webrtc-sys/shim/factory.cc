@@ -13,6 +13,7 @@
 #include "api/create_modular_peer_connection_factory.h"
 #include "api/enable_media.h"
 #include "api/environment/environment_factory.h"
+#include "api/field_trials_view.h"
 #include "api/rtc_event_log/rtc_event_log_factory.h"
 #endif
 
@@ -38,6 +39,28 @@ class StderrSink : public rtcx::LogSink {
     fwrite(message.data(), 1, message.size(), stderr);
   }
 };
+
+#if MRTC_MODULAR_FACTORY
+// The process's field trials, plus upstream's two call-setup accelerations unless the
+// app's own field-trial string sets them (e.g. ".../Disabled/"): DTLS-in-STUN ("SPED", ICE
+// option goog-sped-v1: the DTLS handshake rides on the ICE checks) and SNAP
+// (draft-hancke-tsvwg-snap, a=sctp-init: the SCTP handshake is done in the SDP). Both are
+// offered in the SDP and fall back to the plain handshakes with a peer that lacks them.
+// Upstream measures them in pc/peer_connection_callsetup_perf_tests.cc.
+class SetupTrials : public webrtc::FieldTrialsView {
+ public:
+  std::string Lookup(absl::string_view key) const override {
+    std::string v = base_.field_trials().Lookup(key);
+    if (v.empty() && (key == "WebRTC-IceHandshakeDtls" || key == "WebRTC-Sctp-Snap")) {
+      return "Enabled";
+    }
+    return v;
+  }
+
+ private:
+  webrtc::Environment base_ = webrtc::CreateEnvironment();  // the global field trials
+};
+#endif
 
 std::mutex g_log_mu;
 StderrSink* g_sink = nullptr;  // never freed: libwebrtc threads may log until exit
@@ -200,36 +223,34 @@ mrtc_status CreateFactory(const mrtc_factory_config* config, FactoryParts parts,
         webrtc::CreateAudioDecoderFactory<webrtc::AudioDecoderOpus, webrtc::AudioDecoderG722,
                                           webrtc::AudioDecoderG711>();
 
-    if (parts.network_monitor_factory) {
 #if MRTC_MODULAR_FACTORY
-      // What CreatePeerConnectionFactory does, plus the platform's network monitor, which
-      // only the modular dependencies take.
-      webrtc::PeerConnectionFactoryDependencies deps;
-      deps.network_thread = f->network.get();
-      deps.worker_thread = f->worker.get();
-      deps.signaling_thread = f->signaling.get();
-      deps.socket_factory = f->network->socketserver();
-      deps.event_log_factory = std::make_unique<webrtc::RtcEventLogFactory>();
-      deps.env = webrtc::CreateEnvironment();
-      deps.adm = f->adm;
-      deps.audio_encoder_factory = std::move(audio_encoders);
-      deps.audio_decoder_factory = std::move(audio_decoders);
-      deps.audio_processing_builder = std::make_unique<webrtc::BuiltinAudioProcessingBuilder>();
-      deps.video_encoder_factory = std::move(video_encoders);
-      deps.video_decoder_factory = std::move(video_decoders);
-      deps.network_monitor_factory = std::move(parts.network_monitor_factory);
-      webrtc::EnableMedia(deps);
-      f->pcf = webrtc::CreateModularPeerConnectionFactory(std::move(deps));
+    // What CreatePeerConnectionFactory does, plus what only the modular dependencies
+    // take: the platform's network monitor and the factory's own field trials.
+    webrtc::PeerConnectionFactoryDependencies deps;
+    deps.network_thread = f->network.get();
+    deps.worker_thread = f->worker.get();
+    deps.signaling_thread = f->signaling.get();
+    deps.socket_factory = f->network->socketserver();
+    deps.event_log_factory = std::make_unique<webrtc::RtcEventLogFactory>();
+    deps.env = webrtc::CreateEnvironment(std::make_unique<SetupTrials>());
+    deps.adm = f->adm;
+    deps.audio_encoder_factory = std::move(audio_encoders);
+    deps.audio_decoder_factory = std::move(audio_decoders);
+    deps.audio_processing_builder = std::make_unique<webrtc::BuiltinAudioProcessingBuilder>();
+    deps.video_encoder_factory = std::move(video_encoders);
+    deps.video_decoder_factory = std::move(video_decoders);
+    deps.network_monitor_factory = std::move(parts.network_monitor_factory);
+    webrtc::EnableMedia(deps);
+    f->pcf = webrtc::CreateModularPeerConnectionFactory(std::move(deps));
 #else
-      return MRTC_ERR_INVALID_ARGUMENT;  // a network monitor needs M150's modular API
+    // A network monitor needs M150's modular API.
+    if (parts.network_monitor_factory) return MRTC_ERR_INVALID_ARGUMENT;
+    f->pcf = webrtc::CreatePeerConnectionFactory(
+        f->network.get(), f->worker.get(), f->signaling.get(), f->adm,
+        std::move(audio_encoders), std::move(audio_decoders), std::move(video_encoders),
+        std::move(video_decoders), nullptr /* default mixer */,
+        nullptr /* default audio processing */);
 #endif
-    } else {
-      f->pcf = webrtc::CreatePeerConnectionFactory(
-          f->network.get(), f->worker.get(), f->signaling.get(), f->adm,
-          std::move(audio_encoders), std::move(audio_decoders), std::move(video_encoders),
-          std::move(video_decoders), nullptr /* default mixer */,
-          nullptr /* default audio processing */);
-    }
 #if MRTC_SRTP_KEEPALIVE
     f->srtp_keepalive = mrtc::StartSrtpKeepalive(f->network.get());
 #endif
