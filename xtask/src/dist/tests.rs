@@ -180,6 +180,7 @@ fn the_archive_carries_its_manifest_and_prebuilt_installs_it() {
             triple: None,
             dry_run: false,
             label: None,
+            limits: Default::default(),
         },
         tmp.path(),
     )

@@ -2,7 +2,14 @@
 //! so that nothing lands outside it, whatever the archive holds.
 //!
 //! The rules, the same for every source:
-//! - an entry's own path must be relative and free of `..` ([`safe_relative`]);
+//! - an entry's own path must be relative and free of `..`, NUL bytes and backslashes
+//!   ([`safe_relative`]);
+//! - what is written adds up to at most [`Limits::max_bytes`] (`--max-unpacked-mib`): an
+//!   entry declaring more is refused before a byte of it is written, and the bytes are
+//!   counted as written too, since a zip's or tar's declared size can lie;
+//! - only regular files, directories, hard links to files of the archive and symbolic links
+//!   (target at most [`MAX_LINK_TARGET`] bytes) are made: devices, FIFOs and sparse files are
+//!   refused, and modes keep only the permission bits (no set-id);
 //! - nothing is ever written through a link: every directory on the way to an entry must be
 //!   a real directory, and the entry itself is created anew (`O_EXCL`), never opened through
 //!   whatever sits at its name;
@@ -25,12 +32,61 @@ use anyhow::{anyhow, bail, Context, Result};
 /// Links resolved in a row before a chain is called a loop (Linux's own limit is 40).
 const MAX_HOPS: usize = 40;
 
+/// Longest symbolic link target accepted (Linux's PATH_MAX less its NUL).
+pub const MAX_LINK_TARGET: usize = 4095;
+
+/// The default of `--max-unpacked-mib`: 8 GiB, generous for a libwebrtc SDK (headers and
+/// a static library), far below what a zip bomb expands to.
+pub const DEFAULT_MAX_UNPACKED_MIB: u64 = 8 * 1024;
+
+/// How much one extraction may write.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: DEFAULT_MAX_UNPACKED_MIB << 20,
+        }
+    }
+}
+
+impl Limits {
+    fn over(&self, entry: &Path, what: impl std::fmt::Display) -> anyhow::Error {
+        refuse(
+            entry,
+            format_args!(
+                "{what}: the SDK would unpack to more than {} MiB (a zip bomb?); if it really \
+                 is that big, raise the limit with --max-unpacked-mib",
+                self.max_bytes >> 20
+            ),
+        )
+    }
+}
+
 fn refuse(entry: &Path, why: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("refusing archive entry `{}`: {why}", entry.display())
 }
 
 /// An archive entry's path as a safe relative path, or an error naming it.
 pub fn safe_relative(path: &Path) -> Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.contains(&0) {
+        return Err(refuse(
+            path,
+            "its name holds a NUL byte (no file can have that name)",
+        ));
+    }
+    if bytes.contains(&b'\\') {
+        // A Windows separator: `..\x` climbs out for extractors that convert it.
+        return Err(refuse(
+            path,
+            "its name holds a backslash (a Windows path separator); repack it with `/`",
+        ));
+    }
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
@@ -50,6 +106,17 @@ pub fn safe_relative(path: &Path) -> Result<PathBuf> {
 /// A symbolic link at `entry` (relative to the SDK root) pointing at `target`, on its own,
 /// stays inside the SDK (a first, lexical check; [`check_links`] does the real one).
 pub fn check_link(entry: &Path, target: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let raw = target.as_os_str().as_bytes();
+    if raw.len() > MAX_LINK_TARGET || raw.contains(&0) || raw.is_empty() {
+        return Err(refuse(
+            entry,
+            format_args!(
+                "its link target is not a path (empty, longer than {MAX_LINK_TARGET} bytes \
+                 or holding a NUL)"
+            ),
+        ));
+    }
     let out = || {
         refuse(
             entry,
@@ -75,13 +142,17 @@ pub fn check_link(entry: &Path, target: &Path) -> Result<()> {
 struct Writer<'a> {
     root: &'a Path,
     links: Vec<(PathBuf, PathBuf)>,
+    limits: Limits,
+    written: u64,
 }
 
 impl<'a> Writer<'a> {
-    fn new(root: &'a Path) -> Self {
+    fn new(root: &'a Path, limits: Limits) -> Self {
         Writer {
             root,
             links: Vec::new(),
+            limits,
+            written: 0,
         }
     }
 
@@ -143,7 +214,22 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    fn file(&self, rel: &Path, mode: Option<u32>, body: &mut dyn Read) -> Result<()> {
+    /// A regular file of `declared` bytes (as the archive says: checked against what is left
+    /// of the limit first, then the bytes really written are counted).
+    fn file(
+        &mut self,
+        rel: &Path,
+        mode: Option<u32>,
+        declared: u64,
+        body: &mut dyn Read,
+    ) -> Result<()> {
+        let left = self.limits.max_bytes - self.written;
+        if declared > left {
+            return Err(self
+                .limits
+                .over(rel, format_args!("it declares {declared} bytes")));
+        }
+        self.forget_link(rel);
         let out = self.prepare(rel)?;
         // create_new = O_CREAT|O_EXCL: fails on anything already there, links included.
         let mut f = OpenOptions::new()
@@ -152,12 +238,32 @@ impl<'a> Writer<'a> {
             .mode(mode.map_or(0o644, |m| m & 0o777))
             .open(&out)
             .with_context(|| format!("creating {}", out.display()))?;
-        io::copy(body, &mut f).with_context(|| format!("writing {}", rel.display()))?;
+        let n = io::copy(&mut body.take(left + 1), &mut f)
+            .with_context(|| format!("writing {}", rel.display()))?;
+        if n > left {
+            return Err(self.limits.over(
+                rel,
+                format_args!("it holds more than the {declared} bytes it declares"),
+            ));
+        }
+        self.written += n;
         Ok(())
     }
 
-    fn hard_link(&self, rel: &Path, target: &Path) -> Result<()> {
-        let target = safe_relative(target)?;
+    /// A later entry of the same name replaces a queued link, as it would have replaced
+    /// the link on disk (tar's order).
+    fn forget_link(&mut self, rel: &Path) {
+        self.links.retain(|(r, _)| r != rel);
+    }
+
+    fn hard_link(&mut self, rel: &Path, target: &Path) -> Result<()> {
+        // The error names this entry, not the target it points at.
+        let target = safe_relative(target).map_err(|_| {
+            refuse(
+                rel,
+                format_args!("hard link to `{}` leads outside the SDK", target.display()),
+            )
+        })?;
         // The target must be a file this extraction wrote: reached through real directories
         // only (links are not created yet, but say it plainly if one were in the way).
         let mut at = self.root.to_path_buf();
@@ -179,12 +285,14 @@ impl<'a> Writer<'a> {
         if !at.is_file() {
             return Err(refuse(rel, "hard link to something that is not a file"));
         }
+        self.forget_link(rel);
         let out = self.prepare(rel)?;
         fs::hard_link(&at, &out).with_context(|| format!("linking {}", out.display()))
     }
 
     fn symlink(&mut self, rel: &Path, target: &Path) -> Result<()> {
         check_link(rel, target)?;
+        self.forget_link(rel);
         self.links.push((rel.to_owned(), target.to_owned()));
         Ok(())
     }
@@ -211,6 +319,12 @@ impl<'a> Writer<'a> {
 /// Every symbolic link under `root` must, followed hop by hop through the real tree,
 /// end inside `root`; loops are refused too.
 pub fn check_links(root: &Path) -> Result<()> {
+    check_links_named(root, Path::new(""))
+}
+
+/// [`check_links`], naming entries as `prefix/<path under root>` (the archive member,
+/// when `root` is a directory of the archive).
+pub fn check_links_named(root: &Path, prefix: &Path) -> Result<()> {
     let mut todo = vec![PathBuf::new()];
     while let Some(rel) = todo.pop() {
         let dir = root.join(&rel);
@@ -219,7 +333,7 @@ pub fn check_links(root: &Path) -> Result<()> {
             let child = rel.join(e.file_name());
             let kind = e.file_type()?;
             if kind.is_symlink() {
-                resolve_inside(root, &child)?;
+                resolve_inside(root, &child, prefix)?;
             } else if kind.is_dir() {
                 todo.push(child);
             }
@@ -230,10 +344,11 @@ pub fn check_links(root: &Path) -> Result<()> {
 
 /// Follow `rel` (a path inside `root`) the way the kernel would, but with `root` as the
 /// top: an absolute link or a `..` above `root` is an escape.
-fn resolve_inside(root: &Path, rel: &Path) -> Result<()> {
+fn resolve_inside(root: &Path, rel: &Path, prefix: &Path) -> Result<()> {
+    let named = prefix.join(rel);
     let escape = |via: &Path, target: &Path| {
         refuse(
-            rel,
+            &named,
             format_args!(
                 "link to `{}` leads outside the SDK directory (through `{}` -> `{}`)",
                 fs::read_link(root.join(rel)).unwrap_or_default().display(),
@@ -263,7 +378,7 @@ fn resolve_inside(root: &Path, rel: &Path) -> Result<()> {
                 }
                 hops += 1;
                 if hops > MAX_HOPS {
-                    return Err(refuse(rel, "links loop"));
+                    return Err(refuse(&named, "links loop"));
                 }
                 let target = fs::read_link(&full)?;
                 let via = at.clone();
@@ -283,16 +398,16 @@ fn resolve_inside(root: &Path, rel: &Path) -> Result<()> {
             Some(Component::ParentDir) => at
                 .pop()
                 .then_some(())
-                .ok_or_else(|| refuse(rel, "link leads outside the SDK directory"))?,
+                .ok_or_else(|| refuse(&named, "link leads outside the SDK directory"))?,
             _ => {}
         }
     }
     Ok(())
 }
 
-pub fn tar(reader: impl Read, dest: &Path) -> Result<()> {
+pub fn tar(reader: impl Read, dest: &Path, limits: Limits) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
-    let mut w = Writer::new(dest);
+    let mut w = Writer::new(dest, limits);
     for entry in archive.entries().context("reading the archive")? {
         let mut entry = entry.context("reading an archive entry")?;
         let raw = entry
@@ -310,7 +425,8 @@ pub fn tar(reader: impl Read, dest: &Path) -> Result<()> {
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let mode = entry.header().mode().ok();
-                w.file(&rel, mode, &mut entry)?
+                let declared = entry.size();
+                w.file(&rel, mode, declared, &mut entry)?
             }
             tar::EntryType::Directory => w.dir(&rel)?,
             tar::EntryType::Symlink => {
@@ -332,10 +448,10 @@ pub fn tar(reader: impl Read, dest: &Path) -> Result<()> {
     w.finish()
 }
 
-pub fn zip(file: File, dest: &Path) -> Result<()> {
+pub fn zip(file: File, dest: &Path, limits: Limits) -> Result<()> {
     let mut archive =
         zip::ZipArchive::new(io::BufReader::new(file)).context("reading the zip index")?;
-    let mut w = Writer::new(dest);
+    let mut w = Writer::new(dest, limits);
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).context("reading a zip entry")?;
         let name = entry.name().to_owned();
@@ -349,12 +465,17 @@ pub fn zip(file: File, dest: &Path) -> Result<()> {
         if entry.is_dir() {
             w.dir(&rel)?;
         } else if entry.is_symlink() {
-            let mut target = String::new();
-            entry.read_to_string(&mut target)?;
-            w.symlink(&rel, Path::new(&target))?;
+            let mut target = Vec::new();
+            (&mut entry)
+                .take(MAX_LINK_TARGET as u64 + 1)
+                .read_to_end(&mut target)?;
+            use std::os::unix::ffi::OsStrExt;
+            w.symlink(&rel, Path::new(std::ffi::OsStr::from_bytes(&target)))?;
         } else {
+            // Whatever file type the mode claims (FIFO, device …), a plain file is written.
             let mode = entry.unix_mode();
-            w.file(&rel, mode, &mut entry)
+            let declared = entry.size();
+            w.file(&rel, mode, declared, &mut entry)
                 .with_context(|| format!("extracting {name}"))?;
         }
     }
@@ -380,6 +501,12 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         } else if kind.is_dir() {
             fs::create_dir(&dst).with_context(|| format!("creating {}", dst.display()))?;
             copy_tree(&src, &dst)?;
+        } else if !kind.is_file() {
+            // Reading a FIFO blocks forever, a device never ends: neither belongs in an SDK.
+            return Err(refuse(
+                &src,
+                "not a regular file, directory or link (a FIFO, socket or device)",
+            ));
         } else {
             fs::copy(&src, &dst)
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;

@@ -57,6 +57,9 @@ pub struct SdkArgs {
     /// Print what would be written and where, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Prebuilt archive: refuse one that unpacks to more than this (a zip bomb).
+    #[arg(long, value_name = "MIB", default_value_t = extract::DEFAULT_MAX_UNPACKED_MIB)]
+    pub max_unpacked_mib: u64,
 }
 
 /// Entry point of `cargo xtask sdk`. `sh` is rooted at the workspace root.
@@ -97,6 +100,9 @@ pub fn run(sh: &Shell, args: SdkArgs) -> Result<()> {
                     triple: args.triple.as_deref(),
                     dry_run: args.dry_run,
                     label: None,
+                    limits: extract::Limits {
+                        max_bytes: args.max_unpacked_mib.saturating_mul(1 << 20),
+                    },
                 },
                 &root,
             )
@@ -159,6 +165,9 @@ fn from_url(
             triple: args.triple.as_deref(),
             dry_run: false,
             label: Some(url),
+            limits: extract::Limits {
+                max_bytes: args.max_unpacked_mib.saturating_mul(1 << 20),
+            },
         },
         root,
     )
@@ -212,6 +221,7 @@ mod tests {
             out: None,
             triple: None,
             dry_run: false,
+            max_unpacked_mib: extract::DEFAULT_MAX_UNPACKED_MIB,
         };
         let msg = format!("{:#}", run(&sh, args).unwrap_err());
         assert!(msg.contains("cargo xtask build --target"), "{msg}");

@@ -29,6 +29,8 @@ pub struct Request<'a> {
     pub dry_run: bool,
     /// How to name the archive in messages, when `path` is a temporary download (its URL).
     pub label: Option<&'a str>,
+    /// How much an archive may unpack to (`--max-unpacked-mib`).
+    pub limits: extract::Limits,
 }
 
 /// What `--path` points at.
@@ -103,16 +105,24 @@ pub fn run(req: &Request<'_>, root: &Path) -> Result<()> {
             extract::tar(
                 flate2::read::GzDecoder::new(BufReader::new(file)),
                 &unpacked,
+                req.limits,
             )
         }
         .with_context(|| format!("extracting {}", req.path.display()))?,
-        Source::Tar => extract::tar(BufReader::new(open(req.path)?), &unpacked)
+        Source::Tar => extract::tar(BufReader::new(open(req.path)?), &unpacked, req.limits)
             .with_context(|| format!("extracting {}", req.path.display()))?,
-        Source::Zip => extract::zip(open(req.path)?, &unpacked)
+        Source::Zip => extract::zip(open(req.path)?, &unpacked, req.limits)
             .with_context(|| format!("extracting {}", req.path.display()))?,
     }
     let sdk_root = find_sdk_root(&unpacked)
         .with_context(|| format!("looking for {MANIFEST_FILE} in {}", req.path.display()))?;
+    if sdk_root != unpacked {
+        // The links were checked against the extraction's top; the SDK is the directory
+        // below it, and `sdk/l -> ../x` leaves that (the installed SDK's parent).
+        let top = sdk_root.strip_prefix(&unpacked).unwrap_or(&sdk_root);
+        extract::check_links_named(&sdk_root, top)
+            .with_context(|| format!("checking the links of {}", req.path.display()))?;
+    }
     let manifest = install::load_checked(&sdk_root)
         .map_err(|e| as_member(e, &sdk_root, &unpacked, req.path, kind == Source::Dir))?;
 
@@ -227,7 +237,8 @@ fn find_sdk_root(unpacked: &Path) -> Result<PathBuf> {
         .map(|e| e.map(|e| e.path()))
         .collect::<io::Result<_>>()?;
     if let [only] = entries.as_slice() {
-        if only.is_dir() && only.join(MANIFEST_FILE).is_file() {
+        let real_dir = fs::symlink_metadata(only).is_ok_and(|m| m.is_dir());
+        if real_dir && only.join(MANIFEST_FILE).is_file() {
             return Ok(only.clone());
         }
     }

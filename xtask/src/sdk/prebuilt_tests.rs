@@ -88,6 +88,7 @@ impl Env {
                 triple: None,
                 dry_run: false,
                 label: None,
+                limits: Default::default(),
             },
             self.root(),
         )
@@ -407,6 +408,7 @@ fn triple_mismatch_and_dry_run() {
         triple: Some("x86_64-unknown-linux-gnu"),
         dry_run: false,
         label: None,
+        limits: Default::default(),
     };
     let err = format!("{:#}", run(&req, env.root()).unwrap_err());
     assert!(err.contains("is an SDK for aarch64-linux-android"), "{err}");
