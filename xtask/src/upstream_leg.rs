@@ -2,7 +2,9 @@
 //! here from the pinned Chromium release (Debian's source package), beside the distro leg.
 //!
 //! fetch-webrtc --debian-source → build --target linux --sdk-only → the call, lifecycle,
-//! hostile-input, calling-app, netlab and browser tests against that SDK. The checkout and
+//! hostile-input, calling-app, netlab and browser tests against that SDK, then the
+//! lifecycle tests under valgrind and (with a nightly toolchain) the native API's tests
+//! under AddressSanitizer, as the distro leg does. The checkout and
 //! its out/ dir live outside the clone, in a cache keyed by the pinned WebRTC revision
 //! (gn gen and ninja then skip what is unchanged), so a rerun on the same machine does not
 //! compile libwebrtc again; a fresh machine builds it once (~25 min on 2 cores).
@@ -59,6 +61,11 @@ impl Leg {
         self.sdk_root.join(&self.triple)
     }
 
+    /// The ASan build's own target dir (instrumented objects apart from the plain ones).
+    fn asan_target_dir(&self) -> PathBuf {
+        self.target_dir.with_file_name("upstream-asan")
+    }
+
     fn lock_file(&self) -> PathBuf {
         self.work_dir.join("webrtc.lock")
     }
@@ -70,9 +77,26 @@ pub enum Step {
     Fetch,
     Build,
     Tests,
+    /// The native API's tests under AddressSanitizer on the upstream SDK.
+    Asan,
+    /// The lifecycle tests under valgrind on the upstream SDK.
+    LeakCheck,
 }
 
-pub const STEPS: [Step; 3] = [Step::Fetch, Step::Build, Step::Tests];
+/// The leg's steps; `asan`: a nightly toolchain with rust-src can build the ASan run.
+pub fn steps(asan: bool) -> Vec<Step> {
+    let mut steps = vec![Step::Fetch, Step::Build, Step::Tests, Step::LeakCheck];
+    if asan {
+        steps.push(Step::Asan);
+    }
+    steps
+}
+
+/// libc++ (which the upstream SDK's shim uses) annotates its strings and vectors for ASan
+/// only in instrumented code: a string libwebrtc (not instrumented) made and the shim reads
+/// is a false "container-overflow" (seen in VideoDecoderFactoryTemplate::IsFormatInList).
+/// ASan's own advice for partly instrumented programs is to turn that one check off.
+const ASAN_OPTIONS: &str = "detect_container_overflow=0";
 
 /// What the tests run on the upstream SDK: every call test, not the pipeline's own tests
 /// (they don't depend on which libwebrtc is linked).
@@ -108,6 +132,20 @@ impl Step {
                 leg.sdk_dir().display(),
                 leg.target_dir.display(),
                 TEST_PACKAGES.join(" ")
+            ),
+            Step::Asan => write!(
+                f,
+                "upstream: WEBRTC_SDK_DIR={} ASAN_OPTIONS={ASAN_OPTIONS} CARGO_TARGET_DIR={} {}",
+                leg.sdk_dir().display(),
+                leg.asan_target_dir().display(),
+                crate::test::ASAN_SHOWN
+            ),
+            Step::LeakCheck => write!(
+                f,
+                "upstream: WEBRTC_SDK_DIR={} CARGO_TARGET_DIR={} {}",
+                leg.sdk_dir().display(),
+                leg.target_dir.display(),
+                crate::test::leak_check_shown()
             ),
         }
     }
@@ -149,6 +187,20 @@ impl Step {
                 )
                 .run()?;
                 cmd!(sh, "cargo test --locked {TEST_PACKAGES...}").run()?;
+            }
+            Step::Asan => {
+                let _env = [
+                    sh.push_env(webrtc_sdk::SDK_DIR_ENV, leg.sdk_dir()),
+                    sh.push_env("ASAN_OPTIONS", ASAN_OPTIONS),
+                ];
+                crate::test::run_asan(sh, &leg.asan_target_dir())?;
+            }
+            Step::LeakCheck => {
+                let _env = [
+                    sh.push_env(webrtc_sdk::SDK_DIR_ENV, leg.sdk_dir()),
+                    sh.push_env("CARGO_TARGET_DIR", &leg.target_dir),
+                ];
+                crate::test::run_leak_check(sh)?;
             }
         }
         Ok(())

@@ -8,7 +8,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 mod lint;
@@ -152,10 +152,7 @@ impl fmt::Display for Step {
             Step::Asan => write!(f, "{ASAN_ENV} {ASAN_TEST}"),
             Step::Skipped { what, why } => write!(f, "skipped: {what} ({why})"),
             Step::Upstream(step, leg) => step.show(leg, f),
-            Step::LeakCheck => write!(
-                f,
-                "MOBILERTC_CYCLES={LEAK_CHECK_CYCLES} cargo test -p mobilertc --test lifecycle (under {VALGRIND})"
-            ),
+            Step::LeakCheck => f.write_str(&leak_check_shown()),
         }
     }
 }
@@ -234,7 +231,7 @@ pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
         let leg = facts.upstream.clone().context(
             "the upstream leg needs a cache directory outside the clone: set MOBILERTC_UPSTREAM_DIR (or HOME/XDG_CACHE_HOME)",
         )?;
-        for step in crate::upstream_leg::STEPS {
+        for step in crate::upstream_leg::steps(facts.asan_unavailable.is_none()) {
             steps.push(Step::Upstream(step, leg.clone()));
         }
     }
@@ -494,42 +491,58 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
         }
         Step::Skipped { .. } => {}
         Step::Upstream(step, leg) => step.execute(sh, leg, REQUIRE_VARS)?,
-        Step::Asan => {
-            let _f = [
-                sh.push_env("RUSTFLAGS", "-Zsanitizer=address"),
-                sh.push_env("CXX", "clang++"),
-                sh.push_env("CXXFLAGS", "-fsanitize=address -fno-omit-frame-pointer"),
-                sh.push_env("CARGO_TARGET_DIR", "target/asan"),
-            ];
-            which::which("clang++").context(
-                "the shim is instrumented with clang++, which is missing: `apt-get install clang`",
-            )?;
-            // An explicit --target keeps the sanitizer flags off build scripts and proc
-            // macros (they run on the host without the ASan runtime).
-            let triple = host_triple(sh)?;
-            cmd!(
-                sh,
-                "cargo +nightly test -p mobilertc --locked --test call --test lifecycle --test reentrancy --test stress --test hostile --target {triple} -- --test-threads 1"
-            )
-            .run()?;
-        }
-        Step::LeakCheck => {
-            // valgrind as the target runner wraps the test binary, not cargo itself.
-            let _r = sh.push_env(
-                "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER",
-                format!("{VALGRIND} --error-exitcode=99"),
-            );
-            let _c = sh.push_env("MOBILERTC_CYCLES", LEAK_CHECK_CYCLES.to_string());
-            // The live audio call can't run under valgrind: it doesn't emulate the
-            // flush-to-zero CPU mode libwebrtc's audio processing checks for (TESTING.md).
-            cmd!(
-                sh,
-                "cargo test -p mobilertc --locked --test lifecycle -- --test-threads 1 --skip remote_tracks_and_channels_outlive_their_peer"
-            )
-            .run()?;
-        }
+        Step::Asan => run_asan(sh, Path::new("target/asan"))?,
+        Step::LeakCheck => run_leak_check(sh)?,
     }
     Ok(())
+}
+
+/// The native API's tests under AddressSanitizer, built in `target_dir` (instrumented
+/// objects must not mix with the plain ones). The caller's environment picks the SDK.
+pub(crate) fn run_asan(sh: &Shell, target_dir: &Path) -> Result<()> {
+    let _f = [
+        sh.push_env("RUSTFLAGS", "-Zsanitizer=address"),
+        sh.push_env("CXX", "clang++"),
+        sh.push_env("CXXFLAGS", "-fsanitize=address -fno-omit-frame-pointer"),
+        sh.push_env("CARGO_TARGET_DIR", target_dir),
+    ];
+    which::which("clang++").context(
+        "the shim is instrumented with clang++, which is missing: `apt-get install clang`",
+    )?;
+    // An explicit --target keeps the sanitizer flags off build scripts and proc
+    // macros (they run on the host without the ASan runtime).
+    let triple = host_triple(sh)?;
+    cmd!(
+        sh,
+        "cargo +nightly test -p mobilertc --locked --test call --test lifecycle --test reentrancy --test stress --test hostile --target {triple} -- --test-threads 1"
+    )
+    .run()?;
+    Ok(())
+}
+
+/// The lifecycle tests under valgrind's leak check. The caller's environment picks the SDK
+/// and target dir.
+pub(crate) fn run_leak_check(sh: &Shell) -> Result<()> {
+    // valgrind as the target runner wraps the test binary, not cargo itself.
+    let _r = sh.push_env(
+        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER",
+        format!("{VALGRIND} --error-exitcode=99"),
+    );
+    let _c = sh.push_env("MOBILERTC_CYCLES", LEAK_CHECK_CYCLES.to_string());
+    // The live audio call can't run under valgrind: it doesn't emulate the
+    // flush-to-zero CPU mode libwebrtc's audio processing checks for (TESTING.md).
+    cmd!(
+        sh,
+        "cargo test -p mobilertc --locked --test lifecycle -- --test-threads 1 --skip remote_tracks_and_channels_outlive_their_peer"
+    )
+    .run()?;
+    Ok(())
+}
+
+/// How the plan prints the two runs above (the upstream leg prefixes its SDK).
+pub(crate) const ASAN_SHOWN: &str = "cargo +nightly test (ASan) -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile";
+pub(crate) fn leak_check_shown() -> String {
+    format!("MOBILERTC_CYCLES={LEAK_CHECK_CYCLES} cargo test -p mobilertc --test lifecycle (under {VALGRIND})")
 }
 
 #[cfg(test)]

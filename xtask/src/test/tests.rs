@@ -43,6 +43,8 @@ fn fresh_root_machine_installs_then_tests() {
             "upstream: cargo xtask fetch-webrtc --debian-source --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock",
             "upstream: cargo xtask build --target linux --sdk-only --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock --sdk-root /ws/.mobilertc/sdk-upstream",
             "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream cargo build (call, signaling) && cargo test -p mobilertc -p mobilertc-call -p mobilertc-netlab -p mobilertc-e2e",
+            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
+            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu ASAN_OPTIONS=detect_container_overflow=0 CARGO_TARGET_DIR=/ws/target/upstream-asan cargo +nightly test (ASan) -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile",
         ]
     );
 }
@@ -87,7 +89,7 @@ fn upstream_leg_runs_after_the_workspace_tests_and_keeps_a_source_sdk() {
         !shown.iter().any(|s| s.contains("--provider system")),
         "{shown:#?}"
     );
-    let tail: Vec<&str> = shown[shown.len() - 3..]
+    let tail: Vec<&str> = shown[shown.len() - 4..]
         .iter()
         .map(String::as_str)
         .collect();
@@ -97,6 +99,7 @@ fn upstream_leg_runs_after_the_workspace_tests_and_keeps_a_source_sdk() {
             "upstream: cargo xtask fetch-webrtc --debian-source --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock",
             "upstream: cargo xtask build --target linux --sdk-only --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock --sdk-root /ws/.mobilertc/sdk-upstream",
             "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream cargo build (call, signaling) && cargo test -p mobilertc -p mobilertc-call -p mobilertc-netlab -p mobilertc-e2e",
+            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
         ]
     );
     facts.upstream = None;
