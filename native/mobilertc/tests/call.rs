@@ -124,7 +124,9 @@ fn upstream_setup_accelerations_are_offered_answered_and_work() {
             .find(|l| l.starts_with("a=ice-options:"))
             .unwrap_or_else(|| panic!("no a=ice-options in the {what}:\n{sdp}"));
         assert!(
-            ice_options.split_whitespace().any(|o| o.ends_with("goog-sped-v1")),
+            ice_options
+                .split_whitespace()
+                .any(|o| o.ends_with("goog-sped-v1")),
             "the {what} does not offer DTLS-in-STUN: {ice_options}"
         );
         assert!(
