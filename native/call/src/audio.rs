@@ -15,10 +15,17 @@ use serde::Serialize;
 /// The sample rate of the call's audio device (WebRTC's native rate; Opus runs at it).
 pub const SAMPLE_RATE: u32 = 48_000;
 
+/// Peak of the sent tone, of 32768 (-6.2 dBFS).
+pub const TONE_AMPLITUDE: f64 = 16_000.0;
+/// RMS of the sent tone as a share of full scale, 0.345 (-9.2 dBFS): the `level` a
+/// receiver's summary reports for it.
+pub const TONE_RMS: f64 = TONE_AMPLITUDE / std::f64::consts::SQRT_2 / 32_768.0;
+
 /// What the local audio track sends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AudioInput {
-    /// A sine at this frequency (Hz), about -6 dBFS.
+    /// A sine at this frequency (Hz) of amplitude [`TONE_AMPLITUDE`]: -6.2 dBFS peak,
+    /// -9.2 dBFS RMS ([`TONE_RMS`]), sent without gain control.
     Tone(f64),
     /// A WAV file (PCM 8/16/24/32-bit integer or 32-bit float, any rate, mono or stereo),
     /// converted to 48 kHz mono and looped.
@@ -106,7 +113,7 @@ impl AudioPusher {
                 Box::new(move |start, out| {
                     for (i, s) in out.iter_mut().enumerate() {
                         let t = (start + i as u64) as f64 / f64::from(SAMPLE_RATE);
-                        *s = (16_000.0 * (2.0 * PI * hz * t).sin()) as i16;
+                        *s = (TONE_AMPLITUDE * (2.0 * PI * hz * t).sin()) as i16;
                     }
                 })
             }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mobilertc_call::audio::tone_ratio;
+use mobilertc_call::audio::{tone_ratio, TONE_RMS};
 use mobilertc_signaling::{spawn_background, BackgroundServer, Config};
 use serde_json::Value;
 
@@ -87,6 +87,27 @@ fn recorded_tone(path: &Path, hz: f64) -> f64 {
         audible.len()
     );
     tone_ratio(&audible[audible.len() - 48_000..], 48_000, hz)
+}
+
+/// RMS (share of full scale) of each half second of the recording's audible audio, the
+/// first half second left out.
+fn recorded_levels(path: &Path) -> Vec<f64> {
+    let mut reader = hound::WavReader::open(path).unwrap();
+    let samples: Vec<f64> = reader
+        .samples::<i16>()
+        .map(|s| f64::from(s.unwrap()) / 32768.0)
+        .collect();
+    let audible: Vec<f64> = samples
+        .chunks(480)
+        .filter(|c| c.iter().map(|s| s * s).sum::<f64>() / 480.0 > 0.003 * 0.003)
+        .flatten()
+        .copied()
+        .collect();
+    audible
+        .chunks_exact(24_000)
+        .skip(1)
+        .map(|c| (c.iter().map(|s| s * s).sum::<f64>() / c.len() as f64).sqrt())
+        .collect()
 }
 
 struct Side {
@@ -192,6 +213,28 @@ fn two_processes_call_through_the_server() {
         sb["chat"]["received"],
         serde_json::json!(["hello from the callee", "second line"])
     );
+
+    // The tone arrives at the level docs/calling-app.md states (TONE_RMS, -9.2 dBFS), within
+    // 3 dB: at the end of the call (the summary's last audible second) and all along the
+    // recording after its first half second (libwebrtc's gain control, when it processed
+    // the tone, took it down to -18..-27 dBFS after ~0.3 s).
+    for (s, wav) in [(&sa, &a.wav), (&sb, &b.wav)] {
+        let db = |level: f64| 20.0 * (level / TONE_RMS).log10();
+        let last = s["audio"]["received"]["level"].as_f64().unwrap();
+        assert!(
+            db(last).abs() < 3.0,
+            "last second at {:+.1} dB of the stated level",
+            db(last)
+        );
+        for (i, level) in recorded_levels(wav).into_iter().enumerate() {
+            assert!(
+                db(level).abs() < 3.0,
+                "{}: audible half second {i} at {:+.1} dB of the stated level",
+                wav.display(),
+                db(level)
+            );
+        }
+    }
 
     // The recordings themselves carry the other side's tone, and not our own.
     assert!(recorded_tone(&a.wav, 440.0) > 0.5);

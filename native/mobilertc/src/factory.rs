@@ -24,6 +24,11 @@ pub struct FactoryConfig {
     pub sample_rate: u32,
     /// 1 (mono) or 2 (interleaved stereo).
     pub channels: u32,
+    /// Send the pushed audio as it is: no echo cancellation, gain control, noise
+    /// suppression or high-pass filter. libwebrtc's audio processing (on by default, for
+    /// microphones) turns a steady tone down by 10-20 dB within a second; app-made audio
+    /// (tones, files) sets this.
+    pub raw_audio: bool,
 }
 
 impl Default for FactoryConfig {
@@ -31,6 +36,7 @@ impl Default for FactoryConfig {
         FactoryConfig {
             sample_rate: 48_000,
             channels: 1,
+            raw_audio: false,
         }
     }
 }
@@ -117,6 +123,7 @@ impl Factory {
         let raw_config = sys::mrtc_factory_config {
             audio_sample_rate: config.sample_rate,
             audio_channels: config.channels,
+            raw_audio: config.raw_audio.into(),
         };
         let mut out = std::ptr::null_mut();
         // SAFETY: valid config pointer and out pointer for the duration of the call.

@@ -19,6 +19,7 @@ fn factories() -> (Factory, Factory) {
     let config = FactoryConfig {
         sample_rate: 48_000,
         channels: 1,
+        raw_audio: false,
     };
     (Factory::new(config).unwrap(), Factory::new(config).unwrap())
 }

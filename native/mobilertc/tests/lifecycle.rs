@@ -134,12 +134,14 @@ fn bad_input_is_an_error_not_a_crash() {
     let stereo = Factory::new(FactoryConfig {
         sample_rate: 48_000,
         channels: 2,
+        ..FactoryConfig::default()
     })
     .unwrap();
     assert!(stereo.push_audio(&[0; 3]).is_err());
     assert!(Factory::new(FactoryConfig {
         sample_rate: 48_000,
-        channels: 3
+        channels: 3,
+        ..FactoryConfig::default()
     })
     .is_err());
     let source = VideoSource::new(&fa).unwrap();

@@ -260,6 +260,7 @@ fn main() {
         let config = mrtc_factory_config {
             audio_sample_rate: 48_000,
             audio_channels: 1,
+            raw_audio: 0,
         };
         let mut factories = [ptr::null_mut(); 2];
         for f in &mut factories {

@@ -190,6 +190,7 @@ mrtc_status CreateFactory(const mrtc_factory_config* config, FactoryParts parts,
     });
 
     auto f = std::make_unique<mrtc_factory>();
+    f->raw_audio = config && config->raw_audio != 0;
     f->network = rtcx::Thread::CreateWithSocketServer();
     f->worker = rtcx::Thread::Create();
     f->signaling = rtcx::Thread::Create();

@@ -230,7 +230,17 @@ mrtc_status mrtc_peer_add_audio_track(mrtc_peer* peer, mrtc_str track_id, mrtc_s
       // thread, which may itself be waiting for this lock (a completion adding a track
       // there while the app adds the factory's first one). Two racing creators keep the
       // first one stored.
-      auto created = f->pcf->CreateAudioSource(cricketx::AudioOptions());
+      // The options reach the voice engine's audio processing when a sender starts
+      // (WebRtcVoiceEngine::ApplyOptions); unset ones keep the engine's defaults, which
+      // are all on.
+      cricketx::AudioOptions options;
+      if (f->raw_audio) {
+        options.echo_cancellation = false;
+        options.auto_gain_control = false;
+        options.noise_suppression = false;
+        options.highpass_filter = false;
+      }
+      auto created = f->pcf->CreateAudioSource(options);
       std::lock_guard<std::mutex> lock(f->audio_source_mu);
       if (!f->audio_source) f->audio_source = created;
       source = f->audio_source;

@@ -80,6 +80,11 @@ void mrtc_set_log_level(int level);
 typedef struct mrtc_factory_config {
   uint32_t audio_sample_rate; /* e.g. 48000 */
   uint32_t audio_channels;    /* 1 or 2 */
+  /* Nonzero: what is sent goes out as the app pushed it — no echo cancellation, gain
+   * control, noise suppression or high-pass filter (libwebrtc's audio processing, on by
+   * default, treats the pushed PCM as a microphone: a steady tone is turned down by 10-20
+   * dB). For app-made audio: tones, files. Zero keeps the processing (microphones). */
+  uint32_t raw_audio;
 } mrtc_factory_config;
 
 typedef void (*mrtc_audio_cb)(void* user_data, const int16_t* pcm, size_t frames,

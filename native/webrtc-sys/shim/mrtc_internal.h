@@ -205,6 +205,8 @@ struct mrtc_factory {
   // One audio source for every local audio track: the device's capture feeds all senders.
   rtcx::scoped_refptr<webrtc::AudioSourceInterface> audio_source;
   std::mutex audio_source_mu;
+  // mrtc_factory_config.raw_audio: the audio source turns libwebrtc's processing off.
+  bool raw_audio = false;
   std::mutex certificate_mu;
   rtcx::scoped_refptr<rtcx::RTCCertificate> certificate;  // guarded by certificate_mu
   // An idle SRTP session held for the factory's lifetime (srtp_keepalive.cc).

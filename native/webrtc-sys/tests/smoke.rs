@@ -43,6 +43,7 @@ fn factory_peer_offer_destroy() {
         let config = mrtc_factory_config {
             audio_sample_rate: 48_000,
             audio_channels: 1,
+            raw_audio: 0,
         };
         let mut factory = ptr::null_mut();
         assert_eq!(mrtc_factory_create(&config, &mut factory), MRTC_OK);

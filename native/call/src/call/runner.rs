@@ -103,6 +103,10 @@ impl Runner {
         let end = match Factory::new(FactoryConfig {
             sample_rate: SAMPLE_RATE,
             channels: 1,
+            // A tone or a file goes out as made (docs/calling-app.md states its level); a
+            // microphone gets libwebrtc's echo cancellation, gain control and noise
+            // suppression.
+            raw_audio: self.microphone.is_none(),
         }) {
             Ok(factory) => self.call(&factory, &rx),
             Err(e) => End::Failed(format!("creating the WebRTC factory: {e}")),
