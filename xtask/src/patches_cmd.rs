@@ -78,7 +78,10 @@ pub fn run(sh: &Shell, root: &Path, args: PatchesArgs) -> Result<()> {
         Action::Status => {
             // A tarball checkout also carries patches/tarball/ (recorded as tarball-<name>).
             let series = if crate::fetch::tarball::is_tarball_checkout(&cfg.work_dir) {
-                crate::fetch::tarball::patch_series(&cfg)?
+                crate::fetch::tarball::patch_series(
+                    &cfg,
+                    crate::fetch::tarball::is_repack_checkout(&cfg.work_dir),
+                )?
             } else {
                 patches::load_series(&cfg.patches_dir)?
             };

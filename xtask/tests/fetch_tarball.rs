@@ -674,3 +674,37 @@ fn dry_run_prints_the_tarball_plan_and_runs_nothing() {
     );
     assert!(!f.dir.join("apt-log.txt").exists());
 }
+
+/// The gn shims for libraries a repack strips (`patches/tarball/repack/`) create files an
+/// official tarball already has: only a repack (`--debian-source`, `--debian-tar`, or a
+/// checkout whose unpack found them missing) gets them.
+#[test]
+fn repack_patches_only_for_a_repack() {
+    let f = Fixture::new();
+    write(
+        &f.dir.join("patches/tarball/repack/0002-unbundle.patch"),
+        TARBALL_PATCH,
+    );
+    let repack = "patches/tarball/repack/0002-unbundle.patch";
+    let plan = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.push("--dry-run");
+        f.ok(&a, &[])
+    };
+    let sha = sha256(&f.tarball);
+    let tarball = f.tarball.display().to_string();
+    let official = plan(&["fetch-webrtc", "--tarball", &tarball, "--sha256", &sha]);
+    assert!(official.contains("2 patch(es)"), "{official}");
+    assert!(!official.contains(repack), "{official}");
+    let with_debian_tar = f.tarball_args();
+    let with_debian_tar = plan(
+        &with_debian_tar
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(with_debian_tar.contains("3 patch(es)"), "{with_debian_tar}");
+    assert!(with_debian_tar.contains(repack), "{with_debian_tar}");
+    let debian = plan(&["fetch-webrtc", "--debian-source"]);
+    assert!(debian.contains(repack), "{debian}");
+}

@@ -139,17 +139,33 @@ pub fn default_cache(host: &Host) -> Result<PathBuf> {
     }
 }
 
-/// The tarball patches (`<patches>/tarball/`, named `tarball/<file>`) then the shared ones.
-pub fn patch_series(cfg: &Config) -> Result<Vec<Patch>> {
-    let mut series: Vec<Patch> = patches::load_series(&cfg.patches_dir.join("tarball"))?
-        .into_iter()
-        .map(|p| Patch {
+/// The tarball patches (`<patches>/tarball/`, recorded as `tarball-<file>`), for a repack
+/// that strips bundled libraries also `<patches>/tarball/repack/` (gn shims that create
+/// files an official tarball already has), then the shared ones.
+pub fn patch_series(cfg: &Config, repack: bool) -> Result<Vec<Patch>> {
+    let tarball = cfg.patches_dir.join("tarball");
+    let mut dirs = vec![tarball.clone()];
+    // Optional: a patches dir of one's own need not have it.
+    if repack && tarball.join("repack").is_dir() {
+        dirs.push(tarball.join("repack"));
+    }
+    let mut series = Vec::new();
+    for dir in dirs {
+        series.extend(patches::load_series(&dir)?.into_iter().map(|p| Patch {
             name: format!("tarball-{}", p.name),
             ..p
-        })
-        .collect();
+        }));
+    }
     series.extend(patches::load_series(&cfg.patches_dir)?);
     Ok(series)
+}
+
+/// Whether the tarball checkout in `work_dir` came from a repack that stripped bundled
+/// libraries (its unpack found extract entries missing).
+pub fn is_repack_checkout(work_dir: &Path) -> bool {
+    read_toml::<CheckoutRecord>(&checkout_path(work_dir))
+        .map(|r| !r.unpacked.missing.is_empty())
+        .unwrap_or(false)
 }
 
 pub fn make(root: &Path, cfg: &Config, host: &Host, args: &TarballArgs) -> Result<Plan> {
@@ -226,7 +242,11 @@ pub fn make(root: &Path, cfg: &Config, host: &Host, args: &TarballArgs) -> Resul
             extract: pin.extract.clone(),
             debian_patches,
         },
-        Step::Patches(patch_series(cfg)?),
+        // Debian's repack strips bundled libraries; an official tarball has them.
+        Step::Patches(patch_series(
+            cfg,
+            args.debian_source || args.debian_tar.is_some() || is_repack_checkout(&cfg.work_dir),
+        )?),
         Step::Lock(cfg.lock_file.clone()),
     ];
     let steps = crate::fetch::steps::chain(steps, cfg);
