@@ -40,6 +40,9 @@ pub struct Config {
     pub ice: IceConfig,
     /// One line per join/leave/expiry on stderr.
     pub log: bool,
+    /// `redis://HOST:PORT[/DB]`: rooms, peers and queues in this Redis, shared with every
+    /// server given the same one (`None`: in this process's memory).
+    pub redis: Option<String>,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
                 ..IceConfig::default()
             },
             log: true,
+            redis: None,
         }
     }
 }

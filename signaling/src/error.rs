@@ -58,6 +58,8 @@ pub enum ApiError {
     },
     #[error("the server is stopping")]
     ShuttingDown,
+    #[error("the shared store (Redis) cannot be reached; retry in a moment ({0})")]
+    StoreUnavailable(String),
 }
 
 impl ApiError {
@@ -75,7 +77,7 @@ impl ApiError {
             BodyTooLarge { .. } => 413,
             UnsupportedMediaType(_) => 415,
             QueueFull { .. } | RateLimited { .. } | JoinRateLimited { .. } => 429,
-            ServerFull { .. } | ShuttingDown => 503,
+            ServerFull { .. } | ShuttingDown | StoreUnavailable(_) => 503,
         }
     }
 
@@ -101,6 +103,7 @@ impl ApiError {
             JoinRateLimited { .. } => "join_rate_limited",
             ServerFull { .. } => "server_full",
             ShuttingDown => "shutting_down",
+            StoreUnavailable(_) => "store_unavailable",
         }
     }
 
@@ -117,6 +120,7 @@ impl ApiError {
             | ServerFull {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            StoreUnavailable(_) => Some(1),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@ use crate::conn::{Conn, Reply, Req, Transport};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::protocol::{check_name, parse_join, parse_leave, parse_poll_query, parse_send};
+use crate::store::{Shared, Store};
 use crate::tls::Tls;
 use bytes::Bytes;
 use std::future::Future;
@@ -54,7 +55,14 @@ fn method_not_allowed(method: &str, allow: &'static str) -> ApiError {
     }
 }
 
-async fn handle(hub: Arc<Hub>, req: Req) -> Reply {
+/// One server's state: its shared parts and the store behind them.
+#[derive(Clone)]
+pub(crate) struct App {
+    pub shared: Arc<Shared>,
+    pub store: Arc<dyn Store>,
+}
+
+async fn handle(hub: App, req: Req) -> Reply {
     match route(&hub, &req).await {
         Ok(r) => r,
         Err(e) => Reply::error(&e),
@@ -72,7 +80,8 @@ fn segments<const N: usize>(path: &str) -> Option<([&str; N], usize)> {
     Some((out, n))
 }
 
-async fn route(hub: &Arc<Hub>, req: &Req) -> Result<Reply, ApiError> {
+async fn route(app: &App, req: &Req) -> Result<Reply, ApiError> {
+    let (shared, store) = (&app.shared, &app.store);
     let (path, method) = (req.path.as_str(), req.method.as_str());
     let not_found = || ApiError::NotFound(path.to_string());
     let (seg, n) = segments::<5>(path).ok_or_else(not_found)?;
@@ -101,12 +110,13 @@ async fn route(hub: &Arc<Hub>, req: &Req) -> Result<Reply, ApiError> {
             }
             check_name("room", room)?;
             if let Some(ip) = req.client {
-                hub.limits
-                    .take_join(&hub.config, ip, std::time::Instant::now())?;
+                shared
+                    .limits
+                    .take_join(&shared.config, ip, std::time::Instant::now())?;
             }
             let name = parse_join(json_body(req)?)?;
-            let j = hub.join(room, name)?;
-            let c = &hub.config;
+            let j = store.join(room, name).await?;
+            let c = &shared.config;
             let peers: Vec<_> = j
                 .peers
                 .iter()
@@ -135,12 +145,12 @@ async fn route(hub: &Arc<Hub>, req: &Req) -> Result<Reply, ApiError> {
             if method == "GET" {
                 let q = parse_poll_query(req.query.as_deref())?;
                 let token = bearer(req)?;
-                let body = hub.poll(room, peer, token, q).await?;
+                let body = store.poll(room, peer, token, q).await?;
                 Ok(Reply::json(200, body))
             } else {
                 let token = bearer(req)?;
                 let body = json_body(req)?;
-                let answer = hub.send(room, peer, token, parse_send(body))?;
+                let answer = store.send(room, peer, token, parse_send(body)).await?;
                 Ok(Reply::json(200, answer))
             }
         }
@@ -154,7 +164,7 @@ async fn route(hub: &Arc<Hub>, req: &Req) -> Result<Reply, ApiError> {
             // The body carries nothing, but is held to the same rules as every POST body:
             // size and Content-Type first, then (once the token is checked) a JSON object.
             let body = json_body(req)?;
-            hub.leave(room, peer, token, parse_leave(body))?;
+            store.leave(room, peer, token, parse_leave(body)).await?;
             Ok(Reply {
                 status: 204,
                 content_type: "",
@@ -202,18 +212,18 @@ impl Connections {
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
-    hub: Arc<Hub>,
+    hub: App,
     tls: Option<Tls>,
 }
 
-async fn serve<S: Transport>(stream: S, client: Option<std::net::IpAddr>, hub: Arc<Hub>) {
-    let max_body = hub.config.max_body_bytes;
+async fn serve<S: Transport>(stream: S, client: Option<std::net::IpAddr>, hub: App) {
+    let max_body = hub.shared.config.max_body_bytes;
     Conn::new(stream, client)
         .serve(
             max_body,
             |req| handle(hub.clone(), req),
-            || hub.stopped(),
-            || hub.is_shutting_down(),
+            || hub.shared.stopped(),
+            || hub.shared.is_shutting_down(),
         )
         .await;
 }
@@ -226,10 +236,19 @@ impl Server {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        let store: Arc<dyn Store> = match shared.config.redis.clone() {
+            None => Arc::new(Hub::new(shared.clone())),
+            Some(url) => Arc::new(
+                crate::redis_store::RedisStore::connect(&url, shared.clone())
+                    .await
+                    .map_err(|e| std::io::Error::other(format!("Redis at {url}: {e:#}")))?,
+            ),
+        };
         Ok(Server {
             listener,
             local_addr,
-            hub: Arc::new(Hub::new(config)),
+            hub: App { shared, store },
             tls: None,
         })
     }
@@ -262,13 +281,14 @@ impl Server {
         let reaper = {
             let hub = hub.clone();
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(hub.expire_interval());
+                let mut tick = tokio::time::interval(hub.shared.expire_interval());
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
+                    hub.store.expire().await;
+                    let shared = &hub.shared;
                     let now = std::time::Instant::now();
-                    hub.expire(now);
-                    hub.limits.forget_full_buckets(&hub.config, now);
+                    shared.limits.forget_full_buckets(&shared.config, now);
                 }
             })
         };
@@ -292,7 +312,7 @@ impl Server {
             let hub = hub.clone();
             let _ = stream.set_nodelay(true);
             let client = stream.peer_addr().ok().map(|a| a.ip());
-            if open >= hub.config.max_connections {
+            if open >= hub.shared.config.max_connections {
                 if tls.is_none() {
                     tokio::spawn(async move {
                         let _guard = guard;
@@ -323,7 +343,7 @@ impl Server {
             });
         }
         drop(listener);
-        hub.begin_shutdown();
+        hub.shared.begin_shutdown();
         reaper.abort();
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, connections.all_closed()).await;
         Ok(())

@@ -1,26 +1,24 @@
-//! Rooms, peers and their queues. One mutex per room guards its peers; the room map is
-//! only read-locked on the hot path (poll, send) and write-locked when a room appears or
-//! disappears. Locks are never held across an await.
+//! The in-memory store (the default): rooms, peers and their queues in this process. One
+//! mutex per room guards its peers; the room map is only read-locked on the hot path (poll,
+//! send) and write-locked when a room appears or disappears. Locks are never held across
+//! an await.
 
-use crate::config::Config;
 use crate::error::ApiError;
 use crate::limits::{cost, full_retry, Bucket, Limits};
 use crate::protocol::{message_tail, messages_body, DeliveredBody, Outgoing, PollQuery};
+use crate::store::{BoxFut, Joined, Shared, Store};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
 pub(crate) struct Hub {
-    pub config: Config,
+    shared: Arc<Shared>,
     rooms: RwLock<HashMap<Box<str>, Arc<Room>>>,
     next_peer: AtomicU64,
-    shutting_down: AtomicBool,
-    shutdown: Notify,
-    pub limits: Limits,
 }
 
 struct Room {
@@ -52,14 +50,6 @@ struct Peer {
     bucket: Bucket,
 }
 
-/// What a successful join returns.
-pub(crate) struct Joined {
-    pub peer_id: String,
-    pub token: String,
-    pub room: String,
-    pub peers: Vec<(String, Option<String>)>,
-}
-
 /// Why a peer is removed.
 #[derive(Clone, Copy)]
 enum Reason {
@@ -82,7 +72,7 @@ fn lock(room: &Room) -> MutexGuard<'_, RoomInner> {
     room.inner.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the OS random number generator failed");
     let mut s = String::with_capacity(32);
@@ -167,22 +157,66 @@ enum Check {
     Wait,
 }
 
+impl Store for Hub {
+    fn join<'a>(
+        &'a self,
+        room: &'a str,
+        name: Option<String>,
+    ) -> BoxFut<'a, Result<Joined, ApiError>> {
+        Box::pin(std::future::ready(self.join(room, name)))
+    }
+
+    fn leave<'a>(
+        &'a self,
+        room: &'a str,
+        peer: &'a str,
+        token: &'a str,
+        body: Result<(), ApiError>,
+    ) -> BoxFut<'a, Result<(), ApiError>> {
+        Box::pin(std::future::ready(self.leave(room, peer, token, body)))
+    }
+
+    fn send<'a>(
+        &'a self,
+        room: &'a str,
+        from: &'a str,
+        token: &'a str,
+        msg: Result<Outgoing<'a>, ApiError>,
+    ) -> BoxFut<'a, Result<Bytes, ApiError>> {
+        Box::pin(std::future::ready(self.send(room, from, token, msg)))
+    }
+
+    fn poll<'a>(
+        &'a self,
+        room: &'a str,
+        peer: &'a str,
+        token: &'a str,
+        q: PollQuery,
+    ) -> BoxFut<'a, Result<Bytes, ApiError>> {
+        Box::pin(self.poll(room, peer, token, q))
+    }
+
+    fn expire(&self) -> BoxFut<'_, ()> {
+        self.expire(Instant::now());
+        Box::pin(std::future::ready(()))
+    }
+}
+
 impl Hub {
-    pub fn new(config: Config) -> Hub {
+    pub fn new(shared: Arc<Shared>) -> Hub {
         Hub {
-            config,
+            shared,
             rooms: RwLock::default(),
             next_peer: AtomicU64::new(1),
-            shutting_down: AtomicBool::new(false),
-            shutdown: Notify::new(),
-            limits: Limits::new(),
         }
     }
 
+    fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
     fn log(&self, line: std::fmt::Arguments<'_>) {
-        if self.config.log {
-            eprintln!("{line}");
-        }
+        self.shared.log(line)
     }
 
     fn room(&self, name: &str) -> Result<Arc<Room>, ApiError> {
@@ -201,34 +235,11 @@ impl Hub {
         }
     }
 
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::SeqCst)
-    }
-
-    /// Makes every waiting and future poll answer 503.
-    pub fn begin_shutdown(&self) {
-        self.shutting_down.store(true, Ordering::SeqCst);
-        self.shutdown.notify_waiters();
-    }
-
-    /// Resolves once shutdown has begun.
-    pub async fn stopped(&self) {
-        loop {
-            let stopping = self.shutdown.notified();
-            tokio::pin!(stopping);
-            stopping.as_mut().enable();
-            if self.is_shutting_down() {
-                return;
-            }
-            stopping.await;
-        }
-    }
-
     pub fn join(&self, room_name: &str, name: Option<String>) -> Result<Joined, ApiError> {
-        self.limits.add_peer(&self.config)?;
+        self.limits().add_peer(&self.shared.config)?;
         let joined = self.join_reserved(room_name, name);
         if joined.is_err() {
-            self.limits.remove_peer();
+            self.limits().remove_peer();
         }
         joined
     }
@@ -241,10 +252,11 @@ impl Hub {
                 Ok(r) => r,
                 Err(_) => {
                     let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
-                    if !rooms.contains_key(room_name) && rooms.len() >= self.config.max_rooms {
+                    if !rooms.contains_key(room_name) && rooms.len() >= self.shared.config.max_rooms
+                    {
                         return Err(ApiError::ServerFull {
                             what: "rooms",
-                            retry_after_secs: full_retry(&self.config),
+                            retry_after_secs: full_retry(&self.shared.config),
                         });
                     }
                     rooms
@@ -265,10 +277,10 @@ impl Hub {
                 self.drop_room(&room);
                 continue;
             }
-            if inner.peers.len() >= self.config.max_room_peers {
+            if inner.peers.len() >= self.shared.config.max_room_peers {
                 return Err(ApiError::RoomFull {
                     room: room_name.into(),
-                    max: self.config.max_room_peers,
+                    max: self.shared.config.max_room_peers,
                 });
             }
             let id = format!("p{}", self.next_peer.fetch_add(1, Ordering::Relaxed));
@@ -281,7 +293,7 @@ impl Hub {
                 "{{\"name\":{}}}",
                 serde_json::to_string(&name).expect("a string serializes")
             );
-            inner.notify_others(&self.limits, &id, "join", &data);
+            inner.notify_others(self.limits(), &id, "join", &data);
             let now = Instant::now();
             inner.peers.push(Peer {
                 id: id.as_str().into(),
@@ -293,7 +305,7 @@ impl Hub {
                 poll_gen: 0,
                 waiting: 0,
                 last_seen: now,
-                bucket: Bucket::full(self.config.rate_burst, now),
+                bucket: Bucket::full(self.shared.config.rate_burst, now),
             });
             let count = inner.peers.len();
             drop(inner);
@@ -322,7 +334,7 @@ impl Hub {
         let mut inner = lock(&room);
         let i = inner.authed(room_name, peer, token)?;
         body?;
-        inner.remove(&self.limits, i, Reason::Left);
+        inner.remove(self.limits(), i, Reason::Left);
         let closed = inner.closed;
         drop(inner);
         if closed {
@@ -376,7 +388,10 @@ impl Hub {
         };
         let is_recipient = |i: usize| only.map_or(i != sender, |only| i == only);
         let now = Instant::now();
-        let (rate, burst) = (self.config.rate_per_sec, self.config.rate_burst);
+        let (rate, burst) = (
+            self.shared.config.rate_per_sec,
+            self.shared.config.rate_burst,
+        );
         if rate > 0 {
             let wait = inner.peers[sender].bucket.refill(rate, burst, now);
             if wait > 0 {
@@ -387,7 +402,7 @@ impl Hub {
                 });
             }
         }
-        let max = self.config.max_queue;
+        let max = self.shared.config.max_queue;
         if let Some(full) = (0..inner.peers.len())
             .filter(|&i| is_recipient(i))
             .find(|&i| inner.peers[i].queue.len() >= max)
@@ -398,15 +413,15 @@ impl Hub {
             });
         }
         let recipients = (0..inner.peers.len()).filter(|&i| is_recipient(i)).count();
-        self.limits
-            .check_queue_room(&self.config, recipients * cost(tail.len()))?;
+        self.limits()
+            .check_queue_room(&self.shared.config, recipients * cost(tail.len()))?;
         if rate > 0 {
             inner.peers[sender].bucket.tokens -= 1.0;
         }
         let mut answer = DeliveredBody::new();
         for (i, p) in inner.peers.iter_mut().enumerate() {
             if is_recipient(i) {
-                p.push(&self.limits, tail.clone());
+                p.push(self.limits(), tail.clone());
                 answer.add(&p.id);
             }
         }
@@ -415,17 +430,13 @@ impl Hub {
 
     /// Acknowledges `q.after`, then waits for messages; returns the response body.
     pub async fn poll(
-        self: &Arc<Self>,
+        &self,
         room_name: &str,
         peer: &str,
         token: &str,
         q: PollQuery,
     ) -> Result<Bytes, ApiError> {
-        let timeout = q
-            .timeout_ms
-            .map(Duration::from_millis)
-            .unwrap_or(self.config.poll_timeout)
-            .min(self.config.poll_timeout);
+        let timeout = self.shared.poll_wait(&q);
         let room = self.room(room_name)?;
         let (wake, generation) = {
             let mut inner = lock(&room);
@@ -442,14 +453,14 @@ impl Hub {
             while p.queue.front().is_some_and(|(seq, _)| *seq <= q.after) {
                 acked += p.queue.pop_front().map_or(0, |(_, t)| cost(t.len()));
             }
-            self.limits.dequeued(acked);
+            self.limits().dequeued(acked);
             p.last_seen = Instant::now();
             // Ends a poll of this peer that still waits (it answers an empty list).
             p.poll_gen += 1;
             if p.waiting > 0 {
                 p.wake.notify_waiters();
             }
-            if self.is_shutting_down() {
+            if self.shared.is_shutting_down() {
                 return Err(ApiError::ShuttingDown);
             }
             if !p.queue.is_empty() || timeout.is_zero() {
@@ -465,7 +476,7 @@ impl Hub {
         loop {
             // Registered before looking at the state, so no wake-up between the two is lost.
             let woken = wake.notified();
-            let stopping = self.shutdown.notified();
+            let stopping = self.shared.shutdown_notified();
             tokio::pin!(woken, stopping);
             woken.as_mut().enable();
             stopping.as_mut().enable();
@@ -489,7 +500,7 @@ impl Hub {
         if p.poll_gen != generation {
             return Ok(Check::Messages(Vec::new()));
         }
-        if self.is_shutting_down() {
+        if self.shared.is_shutting_down() {
             return Err(ApiError::ShuttingDown);
         }
         if p.queue.is_empty() {
@@ -505,7 +516,7 @@ impl Hub {
             let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
             rooms.values().cloned().collect()
         };
-        let limit = self.config.expire_after;
+        let limit = self.shared.config.expire_after;
         for room in rooms {
             let mut inner = lock(&room);
             while let Some(i) = inner
@@ -513,7 +524,7 @@ impl Hub {
                 .iter()
                 .position(|p| p.waiting == 0 && now.saturating_duration_since(p.last_seen) >= limit)
             {
-                let gone = inner.remove(&self.limits, i, Reason::Expired);
+                let gone = inner.remove(self.limits(), i, Reason::Expired);
                 self.log(format_args!(
                     "leave room={} peer={} reason=expired",
                     room.name, gone.id
@@ -525,11 +536,6 @@ impl Hub {
                 self.drop_room(&room);
             }
         }
-    }
-
-    /// How often `expire` runs: a quarter of `expire_after`, between 10 ms and 1 s.
-    pub fn expire_interval(&self) -> Duration {
-        (self.config.expire_after / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
     }
 }
 

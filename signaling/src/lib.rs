@@ -18,6 +18,10 @@ mod hub;
 mod ice;
 mod limits;
 pub mod protocol;
+mod redis_store;
+mod store;
+#[doc(hidden)]
+pub mod testing;
 mod tls;
 
 pub use config::{Config, ConfigError};

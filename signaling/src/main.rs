@@ -86,6 +86,10 @@ struct Args {
     /// No join/leave/expiry lines on stderr.
     #[arg(long)]
     quiet: bool,
+    /// Keep rooms, peers and queues in this Redis (redis://HOST:PORT[/DB]), shared by every
+    /// instance given the same one; without it they live in this process.
+    #[arg(long, env = "MOBILERTC_REDIS", value_name = "URL")]
+    redis: Option<String>,
     /// Runtime worker threads (default: one per CPU).
     #[arg(long)]
     threads: Option<usize>,
@@ -168,6 +172,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             turn_ttl: Duration::from_secs(args.turn_ttl_secs),
         },
         log: !args.quiet,
+        redis: args.redis.clone(),
     };
     let source = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
         (Some(cert), Some(key), _) => Some(TlsSource::Files {

@@ -41,6 +41,19 @@ pub async fn start(config: Config) -> TestServer {
     }
 }
 
+impl TestServer {
+    /// A client of a server running elsewhere (another process).
+    pub fn remote(url: &str, addr: std::net::SocketAddr) -> TestServer {
+        TestServer {
+            url: url.to_string(),
+            addr,
+            stop: None,
+            task: None,
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Peer {
     pub room: String,

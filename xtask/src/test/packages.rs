@@ -82,6 +82,10 @@ pub const INTEGRATION_PACKAGES: &[(&str, &str)] = &[
         "the STUN/TURN server of the connection-kind tests",
     ),
     ("nftables", "the NAT routers of the connection-kind tests"),
+    (
+        "redis-server",
+        "the shared store of the signaling server's Redis-mode tests (a private instance each)",
+    ),
     ("iproute2", "`ip netns` and veth pairs for those tests"),
     (
         "procps",

