@@ -269,3 +269,146 @@ fn damage_on_disk_is_noticed_and_repaired() {
     assert!(f.read("trace.txt")[before.len()..].contains("gclient sync"));
     assert_converged(&f, &s, &reference, &text(&out));
 }
+
+/// A `fetch-webrtc` of site `s` in its own process group (stderr to `log`), as a CI job or a
+/// terminal runs it; killed on drop if still running.
+fn spawn(f: &Fixture, s: &Site, extra: &[(&str, &str)], log: &std::path::Path) -> Group {
+    use std::os::unix::process::CommandExt;
+    let env = s.env(extra);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let child = f
+        .command(&["fetch-webrtc"], &env)
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    Group(child, Some(f.dir.join("hanging")))
+}
+
+/// The lock file is whole whenever a run dies: absent, or a lock that parses.
+fn assert_lock_whole(s: &Site, when: &str) {
+    let text = s.lock();
+    if !text.is_empty() {
+        assert!(
+            toml::from_str::<toml::Value>(&text).is_ok_and(|v| v.get("deps").is_some()),
+            "[{}] killed {when}, webrtc.lock is partial:\n{text}",
+            s.name
+        );
+    }
+}
+
+/// Not only at chosen points: the whole process group is SIGKILLed after a random delay
+/// spread over a clean run's duration (mostly inside the sync, the longest step). Each
+/// rerun converges. MOBILERTC_TEST_KILLS sets the number of kills (default 3),
+/// MOBILERTC_TEST_KILL_SEED the seed (printed, to replay a failure).
+#[test]
+fn killed_at_random_moments_a_rerun_converges() {
+    let f = Fixture::new();
+    let t = std::time::Instant::now();
+    let reference = reference(&f);
+    let clean = t.elapsed();
+    let kills: u64 = std::env::var("MOBILERTC_TEST_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let seed: u64 = std::env::var("MOBILERTC_TEST_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("clean run {clean:?}; {kills} kills, MOBILERTC_TEST_KILL_SEED={seed}");
+    let mut x = seed | 1;
+    let mut killed = 0;
+    for i in 0..kills {
+        // xorshift64: deterministic for a seed.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let delay = clean.mul_f64((x % 1000) as f64 / 1000.0 * 1.1);
+        let s = Site::new(&f, &format!("random-{i}"));
+        let log = f.dir.join(format!("random-{i}.log"));
+        let mut g = spawn(&f, &s, &[], &log);
+        std::thread::sleep(delay);
+        let finished = g.0.try_wait().unwrap().is_some();
+        g.kill();
+        let said = fs::read_to_string(&log).unwrap_or_default();
+        let last = said.lines().last().unwrap_or("").to_owned();
+        eprintln!(
+            "kill {i} after {delay:?}: {}; last line: {last}",
+            if finished { "had finished" } else { "killed" }
+        );
+        killed += usize::from(!finished);
+        assert_lock_whole(&s, &format!("after {delay:?} (seed {seed})"));
+        let out = s.run(&f, &[]);
+        assert!(
+            out.status.success(),
+            "[{}] seed {seed}, killed after {delay:?} ({last}); the rerun failed:\n{}",
+            s.name,
+            text(&out)
+        );
+        assert_converged(&f, &s, &reference, &text(&out));
+    }
+    eprintln!("{killed} of {kills} runs were killed before they finished");
+}
+
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP while gclient syncs a dep, and Ctrl-C while
+/// `git apply` applies our patch: the run stops (exit 130) at once, takes the hung git with it, and a
+/// rerun converges.
+#[test]
+fn interrupted_by_a_signal_in_the_sync_or_the_patches_a_rerun_converges() {
+    let f = Fixture::new();
+    let reference = reference(&f);
+    let points = [
+        ("sync", "*upstream-common: fetch*"),
+        ("patches", "*: apply [!-]*version.patch*"),
+    ];
+    for (what, glob) in points {
+        // All three in the sync; Ctrl-C alone in the patches (the handling is the same).
+        let sigs: &[&str] = if what == "sync" {
+            &["INT", "TERM", "HUP"]
+        } else {
+            &["INT"]
+        };
+        for &sig in sigs {
+            let s = Site::new(&f, &format!("{what}-{sig}"));
+            let env = s.env(&[("FAKE_GIT_HANG_GLOB", glob)]);
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let mut g = f.start_hanging(&env, &[], None);
+            let git = f.hung_git_pid();
+            // To the xtask alone: its children lead their own groups, so a terminal's
+            // Ctrl-C reaches only it too.
+            let st = std::process::Command::new("kill")
+                .args(["-s", sig, &g.0.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let t = std::time::Instant::now();
+            let status = loop {
+                if let Some(st) = g.0.try_wait().unwrap() {
+                    break st;
+                }
+                assert!(
+                    t.elapsed() < std::time::Duration::from_secs(60),
+                    "[{what}-{sig}] the run ignored SIG{sig}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            assert!(!status.success(), "[{what}-{sig}] {status:?}");
+            let t = std::time::Instant::now();
+            while alive(git) && t.elapsed() < std::time::Duration::from_secs(30) {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            assert!(!alive(git), "[{what}-{sig}] the hung git outlived the run");
+            g.kill();
+            assert_lock_whole(&s, &format!("by SIG{sig} in the {what}"));
+            let log = s.fetch(&f, &[]);
+            assert_converged(&f, &s, &reference, &log);
+        }
+    }
+}
