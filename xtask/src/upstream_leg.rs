@@ -1,8 +1,10 @@
 //! `cargo xtask test --upstream` (and `--ci`): the call tests on upstream libwebrtc, built
 //! here from the pinned Chromium release (Debian's source package), beside the distro leg.
 //!
-//! fetch-webrtc --debian-source → build --target linux --sdk-only → the call, lifecycle,
-//! hostile-input, calling-app, netlab and browser tests against that SDK, then the
+//! fetch-webrtc --debian-source → build --target linux --sdk-only → dist (twice: the same
+//! bytes) → sdk --provider prebuilt of that archive (the release path of docs/dist.md on the
+//! real M150 SDK, for the price of packing it twice) → the call, lifecycle,
+//! hostile-input, calling-app, netlab and browser tests against the installed SDK, then the
 //! lifecycle tests under valgrind and (with a nightly toolchain) the native API's tests
 //! under AddressSanitizer, as the distro leg does. The checkout and
 //! its out/ dir live outside the clone, in a cache keyed by the pinned WebRTC revision
@@ -25,6 +27,9 @@ pub struct Leg {
     pub work_dir: PathBuf,
     /// build's --sdk-root; the SDK is `<sdk_root>/<triple>`.
     pub sdk_root: PathBuf,
+    /// Where dist writes its two archives (`a/`, `b/`) and prebuilt installs the first
+    /// (`installed/<triple>`): the SDK the tests link.
+    pub dist_dir: PathBuf,
     /// cargo's target dir for the upstream-linked test binaries (kept apart from the
     /// distro-linked ones so neither rebuilds the other).
     pub target_dir: PathBuf,
@@ -52,6 +57,7 @@ impl Leg {
         Leg {
             work_dir: cache.join(format!("upstream-{key}")),
             sdk_root: workspace.join(".mobilertc/sdk-upstream"),
+            dist_dir: workspace.join(".mobilertc/dist-upstream"),
             target_dir: workspace.join("target/upstream"),
             triple: triple.to_owned(),
         }
@@ -59,6 +65,17 @@ impl Leg {
 
     pub fn sdk_dir(&self) -> PathBuf {
         self.sdk_root.join(&self.triple)
+    }
+
+    /// The SDK installed from the archive: what the tests link.
+    pub fn installed_sdk_dir(&self) -> PathBuf {
+        self.dist_dir.join("installed").join(&self.triple)
+    }
+
+    fn archive(&self, run: &str) -> PathBuf {
+        self.dist_dir
+            .join(run)
+            .join(crate::dist::archive_name(&self.triple))
     }
 
     /// The ASan build's own target dir (instrumented objects apart from the plain ones).
@@ -76,6 +93,8 @@ impl Leg {
 pub enum Step {
     Fetch,
     Build,
+    /// dist twice (byte-identical), then install the archive with --provider prebuilt.
+    Dist,
     Tests,
     /// The native API's tests under AddressSanitizer on the upstream SDK.
     Asan,
@@ -85,7 +104,13 @@ pub enum Step {
 
 /// The leg's steps; `asan`: a nightly toolchain with rust-src can build the ASan run.
 pub fn steps(asan: bool) -> Vec<Step> {
-    let mut steps = vec![Step::Fetch, Step::Build, Step::Tests, Step::LeakCheck];
+    let mut steps = vec![
+        Step::Fetch,
+        Step::Build,
+        Step::Dist,
+        Step::Tests,
+        Step::LeakCheck,
+    ];
     if asan {
         steps.push(Step::Asan);
     }
@@ -126,24 +151,32 @@ impl Step {
                 leg.lock_file().display(),
                 leg.sdk_root.display()
             ),
+            Step::Dist => write!(
+                f,
+                "upstream: cargo xtask dist --target linux --sdk-root {} --work-dir {w} --out {}/a, again to …/b (same bytes), then cargo xtask sdk --provider prebuilt --path {} --sha256 <its .sha256> --out {}",
+                leg.sdk_root.display(),
+                leg.dist_dir.display(),
+                leg.archive("a").display(),
+                leg.installed_sdk_dir().display()
+            ),
             Step::Tests => write!(
                 f,
                 "upstream: WEBRTC_SDK_DIR={} CARGO_TARGET_DIR={} cargo build (call, signaling) && cargo test {}",
-                leg.sdk_dir().display(),
+                leg.installed_sdk_dir().display(),
                 leg.target_dir.display(),
                 TEST_PACKAGES.join(" ")
             ),
             Step::Asan => write!(
                 f,
                 "upstream: WEBRTC_SDK_DIR={} ASAN_OPTIONS={ASAN_OPTIONS} CARGO_TARGET_DIR={} {}",
-                leg.sdk_dir().display(),
+                leg.installed_sdk_dir().display(),
                 leg.asan_target_dir().display(),
                 crate::test::ASAN_SHOWN
             ),
             Step::LeakCheck => write!(
                 f,
                 "upstream: WEBRTC_SDK_DIR={} CARGO_TARGET_DIR={} {}",
-                leg.sdk_dir().display(),
+                leg.installed_sdk_dir().display(),
                 leg.target_dir.display(),
                 crate::test::leak_check_shown()
             ),
@@ -167,15 +200,47 @@ impl Step {
                 "{xtask} build --target linux --sdk-only --work-dir {w} --lock-file {lock} --sdk-root {sdk_root}"
             )
             .run()?,
+            Step::Dist => {
+                let d = &leg.dist_dir;
+                eprintln!("upstream: packing {}", leg.sdk_dir().display());
+                let _ = std::fs::remove_dir_all(d);
+                for run in ["a", "b"] {
+                    let out = d.join(run);
+                    cmd!(
+                        sh,
+                        "{xtask} dist --target linux --sdk-root {sdk_root} --work-dir {w} --out {out}"
+                    )
+                    .run()?;
+                }
+                let (a, b) = (leg.archive("a"), leg.archive("b"));
+                let same = std::fs::read(&a).with_context(|| format!("reading {}", a.display()))?
+                    == std::fs::read(&b).with_context(|| format!("reading {}", b.display()))?;
+                anyhow::ensure!(
+                    same,
+                    "dist is not reproducible: {} and {} differ (the same SDK packed twice)",
+                    a.display(),
+                    b.display()
+                );
+                let sha_file = format!("{}.sha256", a.display());
+                let line = std::fs::read_to_string(&sha_file)
+                    .with_context(|| format!("reading {sha_file}"))?;
+                let sha = line.split_whitespace().next().unwrap_or_default();
+                let installed = leg.installed_sdk_dir();
+                cmd!(
+                    sh,
+                    "{xtask} sdk --provider prebuilt --path {a} --sha256 {sha} --out {installed}"
+                )
+                .run()?;
+            }
             Step::Tests => {
-                let manifest = webrtc_sdk::Manifest::load(&leg.sdk_dir())?;
+                let manifest = webrtc_sdk::Manifest::load(&leg.installed_sdk_dir())?;
                 eprintln!(
                     "upstream SDK: provider {}, M{}, {}",
                     manifest.provider, manifest.webrtc.milestone, manifest.webrtc.revision
                 );
                 let bins = leg.target_dir.join("debug");
                 let _env = [
-                    sh.push_env(webrtc_sdk::SDK_DIR_ENV, leg.sdk_dir()),
+                    sh.push_env(webrtc_sdk::SDK_DIR_ENV, leg.installed_sdk_dir()),
                     sh.push_env("CARGO_TARGET_DIR", &leg.target_dir),
                     sh.push_env("MOBILERTC_CALL_BIN", bins.join("call")),
                     sh.push_env("MOBILERTC_SIGNALING_BIN", bins.join("mobilertc-signaling")),
@@ -190,14 +255,14 @@ impl Step {
             }
             Step::Asan => {
                 let _env = [
-                    sh.push_env(webrtc_sdk::SDK_DIR_ENV, leg.sdk_dir()),
+                    sh.push_env(webrtc_sdk::SDK_DIR_ENV, leg.installed_sdk_dir()),
                     sh.push_env("ASAN_OPTIONS", ASAN_OPTIONS),
                 ];
                 crate::test::run_asan(sh, &leg.asan_target_dir())?;
             }
             Step::LeakCheck => {
                 let _env = [
-                    sh.push_env(webrtc_sdk::SDK_DIR_ENV, leg.sdk_dir()),
+                    sh.push_env(webrtc_sdk::SDK_DIR_ENV, leg.installed_sdk_dir()),
                     sh.push_env("CARGO_TARGET_DIR", &leg.target_dir),
                 ];
                 crate::test::run_leak_check(sh)?;
@@ -247,5 +312,9 @@ mod tests {
             PathBuf::from("/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu")
         );
         assert_eq!(leg.target_dir, PathBuf::from("/ws/target/upstream"));
+        assert_eq!(
+            leg.installed_sdk_dir(),
+            PathBuf::from("/ws/.mobilertc/dist-upstream/installed/x86_64-unknown-linux-gnu")
+        );
     }
 }

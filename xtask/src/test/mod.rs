@@ -13,6 +13,7 @@ use std::time::Instant;
 
 mod lint;
 mod packages;
+mod roundtrip;
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
@@ -81,6 +82,9 @@ pub enum Step {
     },
     LeakCheck,
     Asan,
+    /// `--ci`: the distro SDK through dist → prebuilt install → the calling app links
+    /// (test/roundtrip.rs).
+    DistRoundTrip,
     /// The upstream leg (`--upstream`, `--ci`): crate::upstream_leg.
     Upstream(crate::upstream_leg::Step, crate::upstream_leg::Leg),
     /// A step `--ci` would run but this host cannot, and why.
@@ -150,6 +154,10 @@ impl fmt::Display for Step {
                 seconds.map_or(String::new(), |s| format!(" for {s} s"))
             ),
             Step::Asan => write!(f, "{ASAN_ENV} {ASAN_TEST}"),
+            Step::DistRoundTrip => write!(
+                f,
+                "dist round trip: the distro libwebrtc as a source SDK in <target>/dist-roundtrip -> cargo xtask dist (twice, same bytes) -> cargo xtask sdk --provider prebuilt --sha256 -> WEBRTC_SDK_DIR=<installed> cargo build --locked -p mobilertc-call --bins"
+            ),
             Step::Skipped { what, why } => write!(f, "skipped: {what} ({why})"),
             Step::Upstream(step, leg) => step.show(leg, f),
             Step::LeakCheck => f.write_str(&leak_check_shown()),
@@ -174,6 +182,8 @@ pub struct HostFacts {
     pub source_sdk_present: bool,
     /// Where the upstream leg would run (`None`: no cache dir could be found).
     pub upstream: Option<crate::upstream_leg::Leg>,
+    /// `rustc -vV`'s host triple.
+    pub host_triple: Option<String>,
 }
 
 /// The sanitizer run: Rust through `-Zsanitizer` (nightly only), the shim through clang's
@@ -227,6 +237,20 @@ pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
             why: why.clone(),
         }),
         _ => {}
+    }
+    if args.ci {
+        if facts.host_triple.as_deref() == Some(roundtrip::TRIPLE) {
+            steps.push(Step::DistRoundTrip);
+        } else {
+            steps.push(Step::Skipped {
+                what: "the dist round trip",
+                why: format!(
+                    "`dist --target linux` packs {}; this host is {}",
+                    roundtrip::TRIPLE,
+                    facts.host_triple.as_deref().unwrap_or("unknown")
+                ),
+            });
+        }
     }
     if args.upstream || args.ci {
         let leg = facts.upstream.clone().context(
@@ -381,6 +405,7 @@ pub fn host_facts(sh: &Shell, packages: &[&[(&str, &str)]]) -> HostFacts {
             .as_deref()
             .is_some_and(|t| source_sdk_present(&root, t)),
         upstream: triple.as_deref().and_then(|t| upstream_leg(&root, t)),
+        host_triple: triple.clone(),
     };
     if facts.missing_packages.is_none() {
         eprintln!(
@@ -491,6 +516,13 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
             cmd!(sh, "cargo test --workspace --locked {sep...} {extra...}").run()?
         }
         Step::Skipped { .. } => {}
+        Step::DistRoundTrip => {
+            let root = crate::project_root();
+            let default_sdk = webrtc_sdk::default_sdk_dir(&root, roundtrip::TRIPLE);
+            let xtask = crate::self_exe()?;
+            let target = crate::demo::target_dir(sh)?;
+            roundtrip::run(sh, &xtask, &root, &target, &default_sdk)?
+        }
         Step::Upstream(step, leg) => step.execute(sh, leg, REQUIRE_VARS)?,
         Step::Asan => run_asan(sh, Path::new("target/asan"))?,
         Step::LeakCheck => run_leak_check(sh)?,

@@ -25,6 +25,7 @@ fn fresh_root_machine_installs_then_tests() {
         asan_unavailable: None,
         source_sdk_present: false,
         upstream: Some(test_leg()),
+        host_triple: Some("x86_64-unknown-linux-gnu".into()),
     };
     let steps = plan(&TestArgs { ci: true, ..args() }, &facts).unwrap();
     let shown: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
@@ -40,11 +41,13 @@ fn fresh_root_machine_installs_then_tests() {
             "MOBILERTC_REQUIRE_BROWSER=1 MOBILERTC_REQUIRE_NETNS=1 MOBILERTC_REQUIRE_DESKTOP=1 MOBILERTC_REQUIRE_REDIS=1 MOBILERTC_CALL_BIN=<target>/debug/call MOBILERTC_SIGNALING_BIN=<target>/debug/mobilertc-signaling cargo test --workspace --locked",
             "MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
             "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan cargo +nightly test -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile --target <host> -- --test-threads 1",
+            "dist round trip: the distro libwebrtc as a source SDK in <target>/dist-roundtrip -> cargo xtask dist (twice, same bytes) -> cargo xtask sdk --provider prebuilt --sha256 -> WEBRTC_SDK_DIR=<installed> cargo build --locked -p mobilertc-call --bins",
             "upstream: cargo xtask fetch-webrtc --debian-source --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock",
             "upstream: cargo xtask build --target linux --sdk-only --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock --sdk-root /ws/.mobilertc/sdk-upstream",
-            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream cargo build (call, signaling) && cargo test -p mobilertc -p mobilertc-call -p mobilertc-netlab -p mobilertc-e2e",
-            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
-            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu ASAN_OPTIONS=detect_container_overflow=0 CARGO_TARGET_DIR=/ws/target/upstream-asan cargo +nightly test (ASan) -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile",
+            "upstream: cargo xtask dist --target linux --sdk-root /ws/.mobilertc/sdk-upstream --work-dir /cache/upstream-1f975dfd761a --out /ws/.mobilertc/dist-upstream/a, again to …/b (same bytes), then cargo xtask sdk --provider prebuilt --path /ws/.mobilertc/dist-upstream/a/webrtc-sdk-x86_64-unknown-linux-gnu.tar.gz --sha256 <its .sha256> --out /ws/.mobilertc/dist-upstream/installed/x86_64-unknown-linux-gnu",
+            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/dist-upstream/installed/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream cargo build (call, signaling) && cargo test -p mobilertc -p mobilertc-call -p mobilertc-netlab -p mobilertc-e2e",
+            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/dist-upstream/installed/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
+            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/dist-upstream/installed/x86_64-unknown-linux-gnu ASAN_OPTIONS=detect_container_overflow=0 CARGO_TARGET_DIR=/ws/target/upstream-asan cargo +nightly test (ASan) -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile",
         ]
     );
 }
@@ -74,6 +77,7 @@ fn upstream_leg_runs_after_the_workspace_tests_and_keeps_a_source_sdk() {
         asan_unavailable: Some("no nightly".into()),
         source_sdk_present: true,
         upstream: Some(leg),
+        host_triple: Some("x86_64-unknown-linux-gnu".into()),
     };
     let steps = plan(
         &TestArgs {
@@ -89,7 +93,7 @@ fn upstream_leg_runs_after_the_workspace_tests_and_keeps_a_source_sdk() {
         !shown.iter().any(|s| s.contains("--provider system")),
         "{shown:#?}"
     );
-    let tail: Vec<&str> = shown[shown.len() - 4..]
+    let tail: Vec<&str> = shown[shown.len() - 5..]
         .iter()
         .map(String::as_str)
         .collect();
@@ -98,8 +102,9 @@ fn upstream_leg_runs_after_the_workspace_tests_and_keeps_a_source_sdk() {
         [
             "upstream: cargo xtask fetch-webrtc --debian-source --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock",
             "upstream: cargo xtask build --target linux --sdk-only --work-dir /cache/upstream-1f975dfd761a --lock-file /cache/upstream-1f975dfd761a/webrtc.lock --sdk-root /ws/.mobilertc/sdk-upstream",
-            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream cargo build (call, signaling) && cargo test -p mobilertc -p mobilertc-call -p mobilertc-netlab -p mobilertc-e2e",
-            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/sdk-upstream/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
+            "upstream: cargo xtask dist --target linux --sdk-root /ws/.mobilertc/sdk-upstream --work-dir /cache/upstream-1f975dfd761a --out /ws/.mobilertc/dist-upstream/a, again to …/b (same bytes), then cargo xtask sdk --provider prebuilt --path /ws/.mobilertc/dist-upstream/a/webrtc-sdk-x86_64-unknown-linux-gnu.tar.gz --sha256 <its .sha256> --out /ws/.mobilertc/dist-upstream/installed/x86_64-unknown-linux-gnu",
+            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/dist-upstream/installed/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream cargo build (call, signaling) && cargo test -p mobilertc -p mobilertc-call -p mobilertc-netlab -p mobilertc-e2e",
+            "upstream: WEBRTC_SDK_DIR=/ws/.mobilertc/dist-upstream/installed/x86_64-unknown-linux-gnu CARGO_TARGET_DIR=/ws/target/upstream MOBILERTC_CYCLES=5 cargo test -p mobilertc --test lifecycle (under valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite --num-callers=30)",
         ]
     );
     facts.upstream = None;
@@ -124,6 +129,7 @@ fn asan_is_skipped_in_ci_but_required_when_asked() {
         asan_unavailable: Some("no nightly".into()),
         source_sdk_present: false,
         upstream: Some(test_leg()),
+        host_triple: Some("x86_64-unknown-linux-gnu".into()),
     };
     let ci = plan(&TestArgs { ci: true, ..args() }, &facts).unwrap();
     assert!(ci
@@ -150,6 +156,7 @@ fn non_root_without_sudo_flag_names_the_command() {
         asan_unavailable: None,
         source_sdk_present: false,
         upstream: None,
+        host_triple: Some("x86_64-unknown-linux-gnu".into()),
     };
     let err = plan(&args(), &facts).unwrap_err().to_string();
     assert!(
@@ -170,6 +177,7 @@ fn user_sdk_and_installed_packages_go_straight_to_tests() {
         asan_unavailable: None,
         source_sdk_present: false,
         upstream: None,
+        host_triple: Some("x86_64-unknown-linux-gnu".into()),
     };
     let steps = plan(
         &TestArgs {
@@ -202,6 +210,7 @@ fn non_root_terminal_asks_and_yes_does_not() {
         asan_unavailable: None,
         source_sdk_present: false,
         upstream: None,
+        host_triple: Some("x86_64-unknown-linux-gnu".into()),
     };
     let asks = plan(&args(), &facts).unwrap();
     assert_eq!(
@@ -238,4 +247,29 @@ fn non_root_terminal_asks_and_yes_does_not() {
     .unwrap_err()
     .to_string();
     assert!(never.contains("coturn: the STUN/TURN server"), "{never}");
+}
+
+#[test]
+fn the_dist_round_trip_runs_in_ci_on_the_triple_dist_packs() {
+    let mut facts = HostFacts {
+        missing_packages: Some(vec![]),
+        is_root: true,
+        sdk_dir_from_env: true,
+        upstream: Some(test_leg()),
+        host_triple: Some("x86_64-unknown-linux-gnu".into()),
+        ..Default::default()
+    };
+    let ci = plan(&TestArgs { ci: true, ..args() }, &facts).unwrap();
+    assert!(ci.contains(&Step::DistRoundTrip));
+    let local = plan(&args(), &facts).unwrap();
+    assert!(
+        !local.contains(&Step::DistRoundTrip),
+        "--ci only: {local:?}"
+    );
+    facts.host_triple = Some("aarch64-unknown-linux-gnu".into());
+    let other = plan(&TestArgs { ci: true, ..args() }, &facts).unwrap();
+    assert!(other.iter().any(|s| matches!(
+        s,
+        Step::Skipped { what: "the dist round trip", why } if why.contains("aarch64-unknown-linux-gnu")
+    )));
 }
