@@ -88,9 +88,16 @@ impl<T> BoundedSender<T> {
 }
 
 /// Runs a callback body, swallowing a panic: unwinding into C++ is undefined behaviour,
-/// and a panicking user closure must not take WebRTC's thread down with it.
+/// and a panicking user closure must take down neither WebRTC's thread nor the factory's
+/// dispatcher (its later tasks would then run inline on WebRTC's threads). The panic hook
+/// still reports it. A payload whose own drop panics is leaked rather than dropped: that
+/// second panic would escape here.
 pub(crate) fn guard(f: impl FnOnce()) {
-    let _ = catch_unwind(AssertUnwindSafe(f));
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            std::mem::forget(again);
+        }
+    }
 }
 
 // ------------------------------------------------------------------ one-shot completions

@@ -76,6 +76,19 @@
 //! * After a handle's drop (or an `on_event`/`events` replacement) returns, no new call of
 //!   its closures starts; one already running on the dispatcher finishes. Completions run
 //!   exactly once, with [`ErrorCode::Closed`] when their peer closes first.
+//! * **A panic in a closure ends only that call.** It is caught where the closure runs
+//!   (the dispatcher, or WebRTC's thread for the crate's own callbacks), reported by the
+//!   panic hook as usual, and never unwinds into C++ nor ends the dispatcher: the same
+//!   [`DataChannel::on_event`] closure receives the next event, the factory's later
+//!   completions run on its dispatcher as before. A completion that panics has still run
+//!   (it is not called again). What the panic interrupted in your own state is yours to
+//!   handle; with `panic = "abort"` the process aborts as everywhere else.
+//!
+//! These rules are tested by `tests/reentrancy.rs`, `tests/app_patterns.rs` and the
+//! concurrent churn of `tests/stress.rs`, which also run under AddressSanitizer and
+//! ThreadSanitizer (Rust, its standard library and the C++ shim instrumented; libwebrtc
+//! itself is not, so a race inside libwebrtc alone is out of their reach): see
+//! `TESTING.md`.
 
 #![warn(missing_docs)]
 
