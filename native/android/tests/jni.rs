@@ -150,6 +150,49 @@ fn next_event(env: &mut JNIEnv, obj: &JObject, kind: &str, secs: u64) -> String 
     panic!("no `{kind}` event in Java within {secs}s; saw {seen:?}");
 }
 
+/// Whether the process ignores SIGPIPE (SIG_IGN), from /proc/self/status's SigIgn mask.
+/// The JVM installs a handler of its own for it, so this is false once the JVM has started,
+/// unless something replaced that handler.
+fn sigpipe_ignored() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+        .unwrap();
+    mask & (1 << (13 - 1)) != 0 // SIGPIPE = 13
+}
+
+/// The cause of "Warning: SIGPIPE handler modified!" (and a dump of every signal handler)
+/// in this test's output: Debian's libsrtp2 does its crypto through NSS, and NSS's first
+/// use (the call's first SRTP session, on libwebrtc's network thread) runs NSPR's one-time
+/// initialization, which sets SIGPIPE to SIG_IGN (nspr's _PR_UnixInit) — after the JVM
+/// installed its own SIGPIPE handler. -Xcheck:jni's periodic check sees a handler it did not
+/// install and prints the warning. Harmless (both ignore SIGPIPE), but not silenced: NSPR
+/// is initialized here first, so its SIG_IGN comes before the JVM starts, the JVM installs
+/// its handler over it, and NSPR never touches it again. Without NSPR in the process
+/// (another libsrtp2 build, Android's BoringSSL) there is nothing to do. Not -Xrs or
+/// -XX:+AllowUserSignalHandlers: the first leaves SIGPIPE alone anyway, the second would
+/// keep the Rust runtime's SIGSEGV handler in front of the JVM's (which it needs for
+/// implicit null checks).
+fn init_nspr_before_the_jvm() {
+    // SAFETY: dlsym on the default namespace; PR_Init has this C signature in every NSPR
+    // (void PR_Init(PRThreadType, PRThreadPriority, PRUintn)) and may be called twice.
+    extern "C" {
+        fn dlsym(handle: *mut c_void, symbol: *const std::ffi::c_char) -> *mut c_void;
+    }
+    // glibc's RTLD_DEFAULT: search the global scope (every library already loaded).
+    const RTLD_DEFAULT: *mut c_void = std::ptr::null_mut();
+    unsafe {
+        let f = dlsym(RTLD_DEFAULT, c"PR_Init".as_ptr());
+        if !f.is_null() {
+            let pr_init: unsafe extern "C" fn(i32, i32, u32) = std::mem::transmute(f);
+            // PR_USER_THREAD, PR_PRIORITY_NORMAL, maxPTDs (ignored).
+            pr_init(0, 1, 0);
+        }
+    }
+}
+
 #[test]
 fn jni_exports_drive_a_call_from_a_real_jvm() {
     let classes = tempfile::tempdir().unwrap();
@@ -160,13 +203,17 @@ fn jni_exports_drive_a_call_from_a_real_jvm() {
     let args = InitArgsBuilder::new()
         .version(JNIVersion::V8)
         .option(format!("-Djava.class.path={}", classes.path().display()))
-        // Checks every JNI call (a misuse aborts the test). Side effect: the JVM may print
-        // "Warning: SIG… handler modified!" because the Rust test harness and libwebrtc own
-        // some signal handlers too; that is noise, not a failure.
+        // Checks every JNI call (a misuse aborts the test), and periodically that nobody
+        // replaced the JVM's signal handlers (see init_nspr_before_the_jvm).
         .option("-Xcheck:jni")
         .build()
         .unwrap();
+    init_nspr_before_the_jvm();
     let jvm = JavaVM::new(args).expect("the JDK's libjvm starts (JAVA_HOME or java on PATH)");
+    assert!(
+        !sigpipe_ignored(),
+        "the JVM installs a SIGPIPE handler of its own"
+    );
     // What System.loadLibrary does on Android.
     let version = unsafe { glue::JNI_OnLoad(jvm.get_java_vm_pointer(), std::ptr::null_mut()) };
     assert_eq!(version, jni::sys::JNI_VERSION_1_6);
@@ -295,6 +342,12 @@ fn jni_exports_drive_a_call_from_a_real_jvm() {
     .unwrap();
     let connected = next_event(&mut env, &activity, "connected", 20);
     assert!(!connected.is_empty());
+    // The call has set up SRTP (and with it NSS and NSPR, on Debian): the JVM's SIGPIPE
+    // handler must still be in place, or -Xcheck:jni prints its warning into the output.
+    assert!(
+        !sigpipe_ignored(),
+        "SIGPIPE's handler was replaced after the JVM started (-Xcheck:jni: \"Warning: SIGPIPE handler modified!\")"
+    );
     next_event(&mut env, &activity, "chat-open", 10);
     loop {
         let (k, _) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
