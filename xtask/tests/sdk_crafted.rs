@@ -546,3 +546,45 @@ fn crafted_directories_are_refused() {
     assert!(fs::symlink_metadata(site.dest().join("lib/pipe")).is_err());
     rep.finish();
 }
+
+/// SIGKILLed at some point of an install (wherever the kill lands: unpacking, validating,
+/// between the renames), the SDK dir holds a whole SDK, the old or the new; the next
+/// install leaves nothing of the killed ones behind.
+#[test]
+fn a_killed_install_leaves_a_whole_sdk_and_the_next_cleans_up() {
+    let site = Site::new();
+    let big = site.archive(
+        "big.tar.gz",
+        gz(&tar_bytes(&[T::File(b"sdk/lib/big", vec![0; 32 << 20])])),
+    );
+    for delay in [10, 50, 150, 400] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["sdk", "--provider", "prebuilt", "--path"])
+            .arg(&big)
+            .arg("--out")
+            .arg(site.dest())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        let manifest = fs::read_to_string(site.dest().join("webrtc-sdk.toml"));
+        // Killed between the two renames, the old SDK is aside and put back by the next
+        // install; otherwise one whole SDK is in place.
+        if let Ok(m) = manifest {
+            assert_eq!(m, MANIFEST, "after a kill at {delay} ms");
+            assert!(site.dest().join("lib/libwebrtc.a").is_file());
+        }
+    }
+    let good = site.archive("good.tar", tar_bytes(&[]));
+    let out = site.install(&good, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let left: Vec<String> = fs::read_dir(site.dest().parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".webrtc-sdk-"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
