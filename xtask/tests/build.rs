@@ -311,6 +311,12 @@ fn dry_run_prints_the_whole_android_plan_from_gn_to_the_apk() {
         4
     );
     assert!(plan.contains("app: CallActivity") && plan.contains("CreateJavaVideoSource"));
+    assert_eq!(
+        plan.matches("wiring: nativeCall -> Factory::new_android")
+            .count(),
+        4
+    );
+    assert!(plan.contains("nativeNetworkChanged -> restart_ice + a new offer through signaling"));
     assert!(plan.contains("./gradlew assembleRelease"));
     assert!(plan.contains("16 KB on 64-bit ABIs"));
     assert!(plan.lines().last().unwrap().contains("APK path and size"));

@@ -3,13 +3,16 @@
 //! event path back into Java.
 
 use std::ffi::c_void;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use jni::objects::{GlobalRef, JObject, JString, JValue};
 use jni::sys::{jboolean, jint, jobject, jstring, JNI_ERR, JNI_FALSE, JNI_VERSION_1_6};
 use jni::{JNIEnv, JavaVM};
 
-use crate::session::{app_config, Session};
+use mobilertc::{AndroidMedia, Factory, FactoryConfig, NativeVideoSink, VideoSource};
+use mobilertc_call::{Devices, Renderers};
+
+use crate::session::{app_config, call_media, Session};
 
 static VM: OnceLock<JavaVM> = OnceLock::new();
 
@@ -22,7 +25,8 @@ struct App {
     media: JavaMedia,
 }
 
-/// What the activity handed over for the current call, as global references.
+/// What the activity handed over for the current call (global references), and what the
+/// native side made of it.
 #[derive(Default)]
 struct JavaMedia {
     video: bool,
@@ -30,6 +34,14 @@ struct JavaMedia {
     decoder_factory: Option<GlobalRef>,
     local_sink: Option<GlobalRef>,
     remote_sink: Option<GlobalRef>,
+    /// Native sinks over the two renderers (`NativeVideoSink::new_android`); none off
+    /// Android, where `sinks_note` says why.
+    renderers: Renderers,
+    sinks_note: Option<String>,
+    /// The camera's native source (`VideoSource::new_android`), for nativeCapturerObserver.
+    camera: Option<Arc<VideoSource>>,
+    /// What the call sends (session::call_media's note).
+    media_note: Option<String>,
 }
 
 impl JavaMedia {
@@ -42,7 +54,7 @@ impl JavaMedia {
         .into_iter()
         .flatten()
         .collect();
-        format!(
+        let mut line = format!(
             "java: context {}, codecs {}, camera {}, sinks {}",
             if has_context { "yes" } else { "no" },
             match (&self.encoder_factory, &self.decoder_factory) {
@@ -57,7 +69,12 @@ impl JavaMedia {
             } else {
                 sinks.join("+")
             }
-        )
+        );
+        for note in [&self.sinks_note, &self.media_note].into_iter().flatten() {
+            line.push_str("; ");
+            line.push_str(note);
+        }
+        line
     }
 }
 
@@ -195,37 +212,79 @@ pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeCall<'l>(
         let encoder = global(&mut env, &encoder_factory)?;
         let decoder = global(&mut env, &decoder_factory)?;
         let video = video != JNI_FALSE;
+        let jni_env = env.get_raw().cast::<c_void>();
         with_app(|a| {
+            if a.session.is_running() {
+                return Err("a call is already running: hang up first".to_owned());
+            }
+            let context = a.context.as_ref().map_or(std::ptr::null_mut(), |c| {
+                c.as_obj().as_raw().cast::<c_void>()
+            });
+            let raw = |g: &Option<GlobalRef>| {
+                g.as_ref().map_or(std::ptr::null_mut(), |g| {
+                    g.as_obj().as_raw().cast::<c_void>()
+                })
+            };
+            let android = AndroidMedia {
+                jni_env,
+                application_context: context,
+                video_encoder_factory: raw(&encoder),
+                video_decoder_factory: raw(&decoder),
+                network_monitor: true,
+            };
+            // SAFETY: this thread's JNIEnv; the objects are global references held above.
+            let media = call_media(
+                video,
+                || unsafe { Factory::new_android(FactoryConfig::default(), &android) },
+                |f| unsafe { VideoSource::new_android(f, jni_env, false) },
+            )
+            .map_err(|e| format!("{e:#}"))?;
             let mut config = app_config(&server, &room);
-            config.video = video;
+            // The synthetic pattern only without the platform's media (off Android).
+            config.video = video && media.platform.is_none();
+            let camera = media.platform.as_ref().and_then(|p| p.video_source.clone());
+            let devices = Devices {
+                platform: media.platform,
+                renderers: a.media.renderers.clone(),
+                ..Devices::default()
+            };
             a.session
-                .start(config, move |kind, text| deliver(&activity, kind, &text))
+                .start_with(config, devices, move |kind, text| {
+                    deliver(&activity, kind, &text)
+                })
                 .map_err(|e| format!("{e:#}"))?;
             a.media.video = video;
             a.media.encoder_factory = encoder;
             a.media.decoder_factory = decoder;
+            a.media.camera = camera;
+            a.media.media_note = Some(media.note);
             Ok(())
         })
     })();
     java_string(&mut env, result.err())
 }
 
-/// The native video source's org.webrtc.CapturerObserver for the camera, or null when
-/// there is none: the Android video source (shim `mrtc_android_video_source_*`) is made by
-/// the call's factory, which the call core does not take from here yet (docs/android.md,
-/// "What the Rust side does not do yet"); the activity then shows the camera in the self
-/// view only.
+/// The camera's native source's org.webrtc.CapturerObserver (a new local reference), or
+/// null when the call has none (no camera permission, or off Android, where the source is
+/// the synthetic pattern); the activity then shows the camera in the self view itself.
 #[no_mangle]
 pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeCapturerObserver<'l>(
-    _env: JNIEnv<'l>,
+    env: JNIEnv<'l>,
     _this: JObject<'l>,
 ) -> jobject {
-    std::ptr::null_mut()
+    let jni_env = env.get_raw().cast::<c_void>();
+    with_app(|a| match &a.media.camera {
+        // SAFETY: this thread's JNIEnv; the reference goes back to Java as the return value.
+        Some(source) => unsafe { source.android_capturer_observer(jni_env) }.cast(),
+        None => std::ptr::null_mut(),
+    })
 }
 
 /// The self view and the remote video's org.webrtc.VideoSink (SurfaceViewRenderer); null
-/// detaches. Kept as global references for the Android sinks
-/// (`mrtc_android_video_sink_attach_*`), released when replaced.
+/// detaches. Each becomes a native sink (`webrtc::JavaToNativeVideoSink`) that the call
+/// attaches to its camera source and to the other side's video track, now or when they
+/// come; the previous ones are detached. Off Android no native sink can be made: the
+/// references are kept for the status line, which says so.
 #[no_mangle]
 pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeSetVideoSinks<'l>(
     mut env: JNIEnv<'l>,
@@ -233,10 +292,32 @@ pub extern "system" fn Java_dev_mobilertc_app_CallActivity_nativeSetVideoSinks<'
     local: JObject<'l>,
     remote: JObject<'l>,
 ) {
+    let jni_env = env.get_raw().cast::<c_void>();
+    let native = |obj: &JObject, note: &mut Option<String>| -> Option<Arc<NativeVideoSink>> {
+        if obj.is_null() {
+            return None;
+        }
+        // SAFETY: this thread's JNIEnv and a live local reference.
+        match unsafe { NativeVideoSink::new_android(jni_env, obj.as_raw().cast()) } {
+            Ok(sink) => Some(Arc::new(sink)),
+            Err(e) => {
+                *note = Some(format!("renderers not attached: {e}"));
+                None
+            }
+        }
+    };
+    let mut note = None;
+    let renderers = Renderers {
+        local: native(&local, &mut note),
+        remote: native(&remote, &mut note),
+    };
     match global(&mut env, &local).and_then(|l| Ok((l, global(&mut env, &remote)?))) {
         Ok((l, r)) => with_app(|a| {
             a.media.local_sink = l;
             a.media.remote_sink = r;
+            a.media.sinks_note = note;
+            a.session.set_renderers(renderers.clone());
+            a.media.renderers = renderers;
         }),
         Err(e) => {
             let _ = env.throw_new("java/lang/IllegalStateException", e);

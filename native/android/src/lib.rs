@@ -12,7 +12,7 @@
 pub mod jni_glue;
 pub mod session;
 
-pub use session::{app_config, event_kind, Session};
+pub use session::{app_config, call_media, event_kind, CallMedia, Session};
 
 // The build script's JNI export logic, with its tests (it runs only for Android targets).
 #[cfg(test)]

@@ -3,7 +3,12 @@
 //! ([`crate::jni_glue`]) is a thin layer over this, so the logic is tested on the host.
 
 use anyhow::{bail, Result};
-use mobilertc_call::{AudioInput, Call, CallConfig, CallEvent, Role};
+use std::sync::Arc;
+
+use mobilertc::{ErrorCode, Factory, VideoSource};
+use mobilertc_call::{
+    AudioInput, Call, CallConfig, CallEvent, Devices, PlatformMedia, Renderers, Role, Status,
+};
 
 /// The UI's view of an event: `kind` is one of `joined`, `state`, `connected`, `chat-open`,
 /// `chat`, `log`, `ended` (CallActivity.onEvent switches on it).
@@ -36,14 +41,70 @@ pub fn event_kind(e: &CallEvent) -> (&'static str, String) {
     }
 }
 
-/// The call settings the app uses: the server and room from the UI; audio is the app-fed
-/// 440 Hz tone (docs/android.md, "Audio"), video the synthetic pattern.
+/// The call settings the app uses: the server and room from the UI. The audio and video
+/// here are what a call sends without the platform's media ([`call_media`]): the app-fed
+/// 440 Hz tone and the synthetic pattern; with it, the microphone and the camera.
 pub fn app_config(server: &str, room: &str) -> CallConfig {
     let mut c = CallConfig::new(server.trim(), room.trim());
     c.name = Some("android".into());
     c.audio = AudioInput::Tone(440.0);
     c.video = true;
     c
+}
+
+/// What a call sends, decided in `nativeCall`: the platform's factory (on Android the Java
+/// audio device, codec factories and network monitor: the microphone instead of the tone)
+/// and, when the camera was granted, the camera's source as the video track.
+pub struct CallMedia {
+    /// `None`: the shim's own factory (off Android), with the tone and, for `video`, the
+    /// synthetic pattern.
+    pub platform: Option<PlatformMedia>,
+    /// For the status line.
+    pub note: String,
+}
+
+/// Builds [`CallMedia`]: `make_factory` is the platform's factory (`Factory::new_android`),
+/// `make_camera` its camera source (`VideoSource::new_android`), tried only when `video`
+/// (the camera permission) is granted. An `Unsupported` factory (not Android) falls back to
+/// the shim's own; any other failure is the call's error. A camera source that cannot be
+/// made leaves the call audio-only, said in the note.
+pub fn call_media(
+    video: bool,
+    make_factory: impl FnOnce() -> mobilertc::Result<Factory>,
+    make_camera: impl FnOnce(&Factory) -> mobilertc::Result<VideoSource>,
+) -> Result<CallMedia> {
+    let factory = match make_factory() {
+        Ok(f) => f,
+        Err(e) if e.code() == Some(ErrorCode::Unsupported) => {
+            return Ok(CallMedia {
+                platform: None,
+                note: format!(
+                    "media: the shim's own (platform parts: {e}): tone{}",
+                    if video {
+                        ", pattern video"
+                    } else {
+                        ", audio only"
+                    }
+                ),
+            })
+        }
+        Err(e) => bail!("creating the WebRTC factory from the platform's parts: {e}"),
+    };
+    let (video_source, camera) = if video {
+        match make_camera(&factory) {
+            Ok(s) => (Some(Arc::new(s)), "camera".to_owned()),
+            Err(e) => (None, format!("audio only (camera source: {e})")),
+        }
+    } else {
+        (None, "audio only (no camera permission)".to_owned())
+    };
+    Ok(CallMedia {
+        note: format!("media: platform audio device, {camera}"),
+        platform: Some(PlatformMedia {
+            factory,
+            video_source,
+        }),
+    })
 }
 
 /// At most one call.
@@ -62,6 +123,17 @@ impl Session {
         config: CallConfig,
         sink: impl Fn(&'static str, String) + Send + 'static,
     ) -> Result<()> {
+        self.start_with(config, Devices::default(), sink)
+    }
+
+    /// [`start`](Self::start) with the app's devices: the platform's factory and camera
+    /// source, the native renderers.
+    pub fn start_with(
+        &mut self,
+        config: CallConfig,
+        devices: Devices,
+        sink: impl Fn(&'static str, String) + Send + 'static,
+    ) -> Result<()> {
         if self.call.as_ref().is_some_and(|c| !c.is_finished()) {
             bail!("a call is already running: hang up first");
         }
@@ -74,11 +146,19 @@ impl Session {
         // The previous call has ended; dropping it joins its thread at once.
         self.call = None;
         self.network_changes.clear();
-        self.call = Some(Call::start(config, move |e| {
+        self.call = Some(Call::start_with(config, devices, move |e| {
             let (kind, text) = event_kind(&e);
             sink(kind, text)
         })?);
         Ok(())
+    }
+
+    /// New renderers for the running call (a no-op without one: the next call gets them
+    /// through [`start_with`](Self::start_with)).
+    pub fn set_renderers(&self, renderers: Renderers) {
+        if let Some(c) = self.call.as_ref().filter(|c| !c.is_finished()) {
+            c.handle().set_renderers(renderers);
+        }
     }
 
     pub fn send_chat(&self, text: &str) -> Result<()> {
@@ -110,19 +190,21 @@ impl Session {
     }
 
     /// The device's default network changed during the call (`change`, e.g. "wifi ->
-    /// cellular"). Recorded for the status line. The restart itself needs the call core to
-    /// call `mrtc_peer_restart_ice` and renegotiate, which it cannot yet (docs/android.md,
-    /// "What the Rust side does not do yet"): until then this says so, and the call relies
-    /// on ICE's own recovery.
+    /// cellular"): the call restarts ICE and sends a new offer through signaling (the other
+    /// side answers it), so it moves to the new network's candidates instead of dying with
+    /// the old pairs. Recorded for the status line; progress arrives as `log` events.
     pub fn network_changed(&mut self, change: &str) -> Result<()> {
-        if !self.is_running() {
-            bail!("no call: a network change needs no ICE restart");
-        }
+        let call = match &self.call {
+            Some(c) if !c.is_finished() => c,
+            _ => bail!("no call: a network change needs no ICE restart"),
+        };
         self.network_changes.push(change.to_owned());
-        bail!(
-            "network change {change} noted; no ICE restart: the call core has no restart hook \
-             yet (docs/android.md)"
-        )
+        call.restart_ice(change)
+    }
+
+    /// The running (or last) call's status, `None` before the first call.
+    pub fn status(&self) -> Option<Status> {
+        self.call.as_ref().map(|c| c.status())
     }
 
     pub fn is_running(&self) -> bool {
@@ -191,6 +273,78 @@ mod tests {
             .to_string();
         assert!(err.starts_with("no call"), "{err}");
         assert_eq!(s.status_line(), "idle");
+    }
+
+    fn unsupported() -> mobilertc::Result<Factory> {
+        // What Factory::new_android answers off Android.
+        let media = mobilertc::AndroidMedia {
+            jni_env: std::ptr::null_mut(),
+            application_context: std::ptr::null_mut(),
+            video_encoder_factory: std::ptr::null_mut(),
+            video_decoder_factory: std::ptr::null_mut(),
+            network_monitor: true,
+        };
+        // SAFETY: off Android the shim reads none of the pointers.
+        unsafe { Factory::new_android(mobilertc::FactoryConfig::default(), &media) }
+    }
+
+    #[test]
+    fn call_media_uses_the_platforms_parts_and_falls_back_only_when_unsupported() {
+        // Off Android: the shim's own factory, the tone, the pattern for video.
+        let m = call_media(true, unsupported, |_| {
+            unreachable!("no camera without a factory")
+        })
+        .unwrap();
+        assert!(m.platform.is_none());
+        assert!(
+            m.note.contains("not supported on this platform"),
+            "{}",
+            m.note
+        );
+        assert!(m.note.ends_with("tone, pattern video"), "{}", m.note);
+
+        // A platform factory (the host's stands in for Android's) and its camera source.
+        let factory = || Factory::new(mobilertc::FactoryConfig::default());
+        let m = call_media(true, factory, VideoSource::new).unwrap();
+        let p = m.platform.as_ref().unwrap();
+        assert!(p.video_source.is_some());
+        assert_eq!(m.note, "media: platform audio device, camera");
+
+        // No camera permission: the camera is not even tried.
+        let m = call_media(false, factory, |_| unreachable!("camera not granted")).unwrap();
+        assert!(m.platform.unwrap().video_source.is_none());
+        assert_eq!(
+            m.note,
+            "media: platform audio device, audio only (no camera permission)"
+        );
+
+        // A camera that cannot be made: audio only, and why.
+        let m = call_media(true, factory, |_| {
+            Err(mobilertc::Error::Shim {
+                op: "VideoSource::new_android",
+                code: ErrorCode::Internal,
+                message: String::new(),
+            })
+        })
+        .unwrap();
+        assert!(m.platform.unwrap().video_source.is_none());
+        assert!(m.note.contains("audio only (camera source:"), "{}", m.note);
+
+        // Any other factory failure is the call's error, not a silent fallback to the tone.
+        let err = call_media(
+            false,
+            || {
+                Err(mobilertc::Error::Shim {
+                    op: "Factory::new_android",
+                    code: ErrorCode::InvalidArgument,
+                    message: "no application context".into(),
+                })
+            },
+            |_| unreachable!(),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("platform's parts"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Result;
-use mobilertc::{Factory, I420Frame};
+use mobilertc::{Factory, I420Frame, NativeVideoSink, VideoSource};
 
 /// Keeps a started device running; dropping it stops the device.
 pub type Running = Box<dyn Send>;
@@ -87,9 +87,46 @@ pub enum VideoSide {
 /// Called from media threads: it must not block.
 pub type VideoSink = Arc<dyn Fn(VideoSide, &I420Frame) + Send + Sync>;
 
+/// A platform's own media, made by the app outside the call core (Android: the factory from
+/// the Java audio device, codec factories and network monitor; the camera's Java-fed
+/// source).
+pub struct PlatformMedia {
+    /// The call's factory. With a platform's audio device ([`mobilertc::AudioDevice::Platform`])
+    /// the call pushes no audio of its own: the device captures the microphone and plays to
+    /// the speaker, and [`crate::CallConfig::audio`] is not used.
+    pub factory: Factory,
+    /// A source the platform's capturer feeds (the camera), sent as the local video track
+    /// instead of [`Devices::camera`] or the synthetic pattern; `None`: see those.
+    pub video_source: Option<Arc<VideoSource>>,
+}
+
+/// Native renderers (e.g. Android's SurfaceViewRenderers): the remote one shows the other
+/// side's video track, the local one our video source. Replace them during a call with
+/// [`crate::CallHandle::set_renderers`].
+#[derive(Clone, Default)]
+pub struct Renderers {
+    /// The self view.
+    pub local: Option<Arc<NativeVideoSink>>,
+    /// The other side's video.
+    pub remote: Option<Arc<NativeVideoSink>>,
+}
+
+impl std::fmt::Debug for Renderers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderers")
+            .field("local", &self.local.is_some())
+            .field("remote", &self.remote.is_some())
+            .finish()
+    }
+}
+
 /// The devices a call uses instead of its synthetic sources; each is optional.
 #[derive(Default)]
 pub struct Devices {
+    /// A platform's factory and camera source (see [`PlatformMedia`]).
+    pub platform: Option<PlatformMedia>,
+    /// Native renderers for the local and remote video.
+    pub renderers: Renderers,
     /// Sends this instead of [`crate::CallConfig::audio`].
     pub microphone: Option<Box<dyn Microphone>>,
     /// Plays the received audio (the recording and analysis still run).
@@ -110,6 +147,8 @@ impl std::fmt::Debug for Devices {
             .field("speaker", &self.speaker.as_ref().map(|s| s.describe()))
             .field("camera", &self.camera.as_ref().map(|c| c.describe()))
             .field("video_sink", &self.video_sink.is_some())
+            .field("platform", &self.platform.is_some())
+            .field("renderers", &self.renderers)
             .finish()
     }
 }

@@ -33,7 +33,10 @@ pub mod video;
 
 pub use audio::AudioInput;
 pub use call::{parse_stun, parse_turn, signal_code, Call, CallConfig, CallEvent, CallHandle};
-pub use devices::{Camera, Devices, MicSink, Microphone, Running, Speaker, VideoSide, VideoSink};
+pub use devices::{
+    Camera, Devices, MicSink, Microphone, PlatformMedia, Renderers, Running, Speaker, VideoSide,
+    VideoSink,
+};
 pub use mobilertc::{IceServer, PeerConnectionState};
 pub use summary::{
     AudioSummary, ChatSummary, PairInfo, Role, Status, Summary, Timings, VideoSummary,

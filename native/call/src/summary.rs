@@ -196,6 +196,10 @@ pub struct Status {
     pub mic_muted: bool,
     /// The camera is off (no frames are taken; the track sends black).
     pub camera_off: bool,
+    /// ICE restarts this side started (a new offer sent after a network change).
+    pub ice_restarts: u32,
+    /// New offers from the other side answered during the call (its ICE restarts).
+    pub reoffers_answered: u32,
 }
 
 impl Status {
@@ -219,6 +223,13 @@ impl Status {
             self.audio_level,
             self.frames_received,
             self.chat_received,
-        )
+        ) + &if self.ice_restarts + self.reoffers_answered > 0 {
+            format!(
+                "  ice restarts {} sent/{} answered",
+                self.ice_restarts, self.reoffers_answered
+            )
+        } else {
+            String::new()
+        }
     }
 }

@@ -17,6 +17,9 @@ pub enum ErrorCode {
     BufferFull,
     /// libwebrtc failed for a reason the shim could not classify.
     Internal,
+    /// Not available in this build (a platform's entry point on another platform, e.g. the
+    /// Android factory on Linux).
+    Unsupported,
     /// The shim returned a status this crate does not know (a newer shim?).
     Unknown(u32),
 }
@@ -34,6 +37,7 @@ impl ErrorCode {
             4 => ErrorCode::Closed,
             5 => ErrorCode::BufferFull,
             6 => ErrorCode::Internal,
+            7 => ErrorCode::Unsupported,
             other => ErrorCode::Unknown(other),
         })
     }
@@ -50,6 +54,7 @@ impl fmt::Display for ErrorCode {
                 f.write_str("send buffer full (wait for the buffered amount to drop)")
             }
             ErrorCode::Internal => f.write_str("internal libwebrtc error"),
+            ErrorCode::Unsupported => f.write_str("not supported on this platform"),
             ErrorCode::Unknown(code) => write!(f, "unknown shim status {code}"),
         }
     }

@@ -41,12 +41,23 @@ impl Default for FactoryConfig {
     }
 }
 
+/// Where a factory's audio comes from and goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioDevice {
+    /// The shim's device fed from Rust ([`Factory::push_audio`], [`Factory::playout_frames`]).
+    AppFed,
+    /// A platform's device (Android: the Java audio device module on the microphone and
+    /// speaker); push and playout have no effect.
+    Platform,
+}
+
 /// Owner of the raw factory. Every child handle (peer, track, source, channel) holds an
 /// `Arc` of it, so the factory is destroyed only after the last child, whatever order the
 /// application drops things in (the shim requires the factory to outlive its children).
 pub(crate) struct FactoryInner {
     raw: NonNull<sys::mrtc_factory>,
     config: FactoryConfig,
+    audio_device: AudioDevice,
     /// The installed playout sink's user_data. The shim holds its playout lock while the
     /// callback runs, so once `mrtc_factory_set_playout_callback` (or destroy) returns the
     /// previous sink is unused and can be freed.
@@ -114,23 +125,41 @@ impl Factory {
     /// Creates a factory whose audio device captures what [`Factory::push_audio`] queues
     /// and plays out to [`Factory::playout_frames`].
     pub fn new(config: FactoryConfig) -> Result<Factory> {
-        if !(1..=2).contains(&config.channels) || config.sample_rate == 0 {
-            return Err(Error::invalid(
-                "Factory::new",
-                format!("need 1 or 2 channels and a non-zero rate, got {config:?}"),
-            ));
-        }
-        let raw_config = sys::mrtc_factory_config {
-            audio_sample_rate: config.sample_rate,
-            audio_channels: config.channels,
-            raw_audio: config.raw_audio.into(),
-        };
+        let raw_config = Factory::raw_config("Factory::new", config)?;
         let mut out = std::ptr::null_mut();
         // SAFETY: valid config pointer and out pointer for the duration of the call.
         let status = unsafe { sys::mrtc_factory_create(&raw_config, &mut out) };
         check("Factory::new", crate::ffi::raw!(status), String::new())?;
+        Factory::adopt("Factory::new", out, config, AudioDevice::AppFed)
+    }
+
+    /// Validates `config` as [`Factory::new`] does, into the shim's form.
+    pub(crate) fn raw_config(
+        op: &'static str,
+        config: FactoryConfig,
+    ) -> Result<sys::mrtc_factory_config> {
+        if !(1..=2).contains(&config.channels) || config.sample_rate == 0 {
+            return Err(Error::invalid(
+                op,
+                format!("need 1 or 2 channels and a non-zero rate, got {config:?}"),
+            ));
+        }
+        Ok(sys::mrtc_factory_config {
+            audio_sample_rate: config.sample_rate,
+            audio_channels: config.channels,
+            raw_audio: config.raw_audio.into(),
+        })
+    }
+
+    /// Wraps a factory the shim just made (by whichever entry point) with its dispatcher.
+    pub(crate) fn adopt(
+        op: &'static str,
+        out: *mut sys::mrtc_factory,
+        config: FactoryConfig,
+        audio_device: AudioDevice,
+    ) -> Result<Factory> {
         let raw = NonNull::new(out).ok_or_else(|| Error::Shim {
-            op: "Factory::new",
+            op,
             code: crate::ErrorCode::Internal,
             message: "shim returned a null factory".into(),
         })?;
@@ -140,7 +169,7 @@ impl Factory {
                 // SAFETY: just created, no child yet.
                 unsafe { sys::mrtc_factory_destroy(raw.as_ptr()) };
                 return Err(Error::Shim {
-                    op: "Factory::new",
+                    op,
                     code: crate::ErrorCode::Internal,
                     message: format!("could not start the dispatcher thread: {e}"),
                 });
@@ -150,6 +179,7 @@ impl Factory {
             inner: Arc::new(FactoryInner {
                 raw,
                 config,
+                audio_device,
                 playout: Mutex::new(None),
                 dispatch: Some(dispatch),
                 dispatcher: Some(dispatcher),
@@ -162,11 +192,25 @@ impl Factory {
         self.inner.config
     }
 
+    /// Whether this factory's audio is fed from Rust or by a platform's device.
+    pub fn audio_device(&self) -> AudioDevice {
+        self.inner.audio_device
+    }
+
     /// Queues capture PCM (interleaved, `config().channels` channels) for every local audio
     /// track of this factory's peers. The device consumes it in real time, 10 ms at a time,
     /// and sends silence when the queue runs dry; the shim drops the oldest audio beyond
     /// about 2 s, so push at roughly real-time pace.
+    /// On a factory with a platform's device ([`AudioDevice::Platform`]) this is an
+    /// `InvalidState` error: nothing would hear the audio.
     pub fn push_audio(&self, pcm: &[i16]) -> Result<()> {
+        if self.inner.audio_device == AudioDevice::Platform {
+            return Err(Error::Shim {
+                op: "Factory::push_audio",
+                code: crate::ErrorCode::InvalidState,
+                message: "this factory's audio device is the platform's (the microphone)".into(),
+            });
+        }
         let channels = self.inner.config.channels as usize;
         if pcm.len() % channels != 0 {
             return Err(Error::invalid(

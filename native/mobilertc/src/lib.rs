@@ -9,6 +9,9 @@
 //!   run on a per-factory dispatcher thread (see [the threading rules](#threading-rules)).
 //! * [`DataChannel`], [`AudioTrack`], [`VideoSource`]/[`VideoTrack`], [`RemoteTrack`]
 //!   carry data and media; [`Stats`] summarises the stats report.
+//! * A platform's media ends: [`NativeVideoSink`] (a renderer attached to a remote track or
+//!   a local source), and on Android [`Factory::new_android`] (Java audio device, codecs,
+//!   network monitor) and [`VideoSource::new_android`] (a Java camera capturer).
 //!
 //! # Example
 //!
@@ -100,6 +103,7 @@ mod factory;
 mod ffi;
 mod media;
 mod peer;
+mod platform;
 mod session;
 mod stats;
 #[cfg(feature = "testing")]
@@ -110,7 +114,7 @@ pub use data_channel::{
     DATA_CHANNEL_QUEUE_EVENTS,
 };
 pub use error::{Error, ErrorCode, Result};
-pub use factory::{Factory, FactoryConfig, AUDIO_QUEUE_CHUNKS};
+pub use factory::{AudioDevice, Factory, FactoryConfig, AUDIO_QUEUE_CHUNKS};
 pub use media::{
     AudioFrame, AudioTrack, I420Frame, RemoteTrack, TrackKind, VideoSource, VideoTrack,
     MAX_FRAME_SIDE, VIDEO_QUEUE_FRAMES,
@@ -120,6 +124,7 @@ pub use peer::{
     PeerConnection, PeerConnectionConfig, PeerConnectionState, PeerEvent, SdpType,
     SessionDescription, SignalingState, PEER_QUEUE_EVENTS,
 };
+pub use platform::{AndroidMedia, NativeVideoSink};
 pub use stats::{
     Candidate, CandidatePair, CandidateType, DataChannelStats, InboundRtp, OutboundRtp, Stats,
 };
@@ -169,6 +174,7 @@ mod tests {
         send_sync::<VideoSource>();
         send_sync::<VideoTrack>();
         send_sync::<RemoteTrack>();
+        send_sync::<NativeVideoSink>();
         send_sync::<Error>();
         send::<PeerEvent>();
         send::<DataChannelEvent>();

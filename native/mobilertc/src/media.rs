@@ -145,7 +145,7 @@ impl I420Frame {
     ///
     /// # Safety
     /// The plane pointers must be valid for their stride × rows.
-    unsafe fn from_raw(frame: &sys::mrtc_i420_frame) -> I420Frame {
+    pub(crate) unsafe fn from_raw(frame: &sys::mrtc_i420_frame) -> I420Frame {
         let width = frame.width.max(0) as u32;
         let height = frame.height.max(0) as u32;
         let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
@@ -205,7 +205,7 @@ impl std::fmt::Debug for AudioTrack {
     }
 }
 
-fn non_null<T>(op: &'static str, ptr: *mut T) -> Result<NonNull<T>> {
+pub(crate) fn non_null<T>(op: &'static str, ptr: *mut T) -> Result<NonNull<T>> {
     NonNull::new(ptr).ok_or_else(|| Error::Shim {
         op,
         code: crate::ErrorCode::Internal,
@@ -283,7 +283,21 @@ impl VideoSource {
         self.raw.as_ptr()
     }
 
-    /// Delivers a frame to every track of this source (the planes are copied).
+    pub(crate) fn factory(&self) -> &Arc<FactoryInner> {
+        &self._factory
+    }
+
+    /// Owns a source the shim made by another entry point (a platform's).
+    pub(crate) fn adopt(raw: NonNull<sys::mrtc_video_source>, factory: &Factory) -> VideoSource {
+        VideoSource {
+            raw,
+            _factory: factory.inner.clone(),
+        }
+    }
+
+    /// Delivers a frame to every track of this source (the planes are copied). A source a
+    /// platform made ([`VideoSource::new_android`]) is fed by its own capturer and refuses
+    /// with `InvalidState`.
     ///
     /// `timestamp_us` may come from any capture clock: the source keeps the spacing of
     /// consecutive stamps and re-anchors to its own clock when one goes backwards or runs
@@ -409,6 +423,14 @@ impl RemoteTrack {
             sink: Mutex::new(None),
             _factory: factory.clone(),
         }
+    }
+
+    pub(crate) fn raw(&self) -> *mut sys::mrtc_remote_track {
+        self.raw.as_ptr()
+    }
+
+    pub(crate) fn factory(&self) -> &Arc<FactoryInner> {
+        &self._factory
     }
 
     /// Audio or video.

@@ -379,6 +379,19 @@ impl PeerConnection {
         VideoTrack::add(self, &self.factory, source, track_id, stream_id)
     }
 
+    /// Restarts ICE: the next offer carries new ICE credentials and gathers candidates
+    /// afresh, so a call survives a change of network (Wi-Fi <-> cellular) instead of dying
+    /// with its old candidate pairs. Fires [`PeerEvent::RenegotiationNeeded`]; the caller of
+    /// this then makes that offer ([`create_offer`](Self::create_offer)), sends it through
+    /// signaling and applies the answer as for the first one. Media keeps flowing over the
+    /// old pair while the new one is checked. [`ErrorCode::Closed`](crate::ErrorCode) once
+    /// the peer is closed.
+    pub fn restart_ice(&self) -> Result<()> {
+        // SAFETY: live peer; the shim marshals to the signaling thread.
+        let status = unsafe { sys::mrtc_peer_restart_ice(self.raw()) };
+        check("PeerConnection::restart_ice", raw!(status), String::new())
+    }
+
     /// Closes the connection (idempotent; safe at any moment, from any thread or closure).
     /// Pending completions run with [`ErrorCode::Closed`](crate::ErrorCode::Closed).
     /// Dropping also closes.

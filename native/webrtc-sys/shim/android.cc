@@ -1,6 +1,7 @@
-// Android-only entry points of the shim (declared in mrtc.h under __ANDROID__). build.rs
-// compiles every shim/*.cc; this one is empty on every other target, so the Linux build and
-// the distro libwebrtc (which has no sdk/android/native_api) never see these includes.
+// The shim's Android entry points (declared in mrtc.h on every platform). build.rs compiles
+// every shim/*.cc; off Android this file only defines them as MRTC_ERR_UNSUPPORTED (at the
+// end), so the Linux build and the distro libwebrtc (which has no sdk/android/native_api)
+// never see the includes below, and the Rust side that calls them builds and runs anywhere.
 //
 // Everything here is upstream's native Android API (sdk/android/native_api/, in
 // libwebrtc.a on Android because the `webrtc` target depends on sdk/android): the Java
@@ -54,47 +55,7 @@ class GlobalRef {
 
 }  // namespace
 
-// A video source fed from Java (org.webrtc.CapturerObserver: Camera2Capturer and its
-// SurfaceTextureHelper call onFrameCaptured on it). Frames stay texture-backed until an
-// encoder or a sink needs them otherwise.
-struct mrtc_android_video_source {
-  rtcx::scoped_refptr<webrtc::JavaVideoTrackSourceInterface> source;
-};
-
-struct mrtc_android_video_track {
-  rtcx::scoped_refptr<webrtc::VideoTrackInterface> track;
-  rtcx::scoped_refptr<webrtc::RtpSenderInterface> sender;
-};
-
-// A Java org.webrtc.VideoSink (SurfaceViewRenderer) attached to a remote track or a local
-// source. `owner` keeps the track or source alive while the sink is attached.
-struct mrtc_android_video_sink {
-  rtcx::scoped_refptr<webrtc::RefCountInterface> owner;
-  rtcx::VideoSourceInterface<webrtc::VideoFrame>* from = nullptr;
-  std::unique_ptr<rtcx::VideoSinkInterface<webrtc::VideoFrame>> sink;
-};
-
 using mrtc::Guard;
-using mrtc::GuardVoid;
-
-namespace {
-
-mrtc_status AttachSink(rtcx::scoped_refptr<webrtc::RefCountInterface> owner,
-                       rtcx::VideoSourceInterface<webrtc::VideoFrame>* from, JNIEnv* env,
-                       jobject java_sink, mrtc_android_video_sink** out) {
-  auto h = std::make_unique<mrtc_android_video_sink>();
-  h->owner = std::move(owner);
-  h->from = from;
-  // Holds a global reference to the Java sink and calls its onFrame(VideoFrame) on
-  // WebRTC's thread (attached as needed); texture frames are passed through unconverted.
-  h->sink = webrtc::JavaToNativeVideoSink(env, java_sink);
-  if (!h->sink) return MRTC_ERR_INTERNAL;
-  h->from->AddOrUpdateSink(h->sink.get(), rtcx::VideoSinkWants());
-  *out = h.release();
-  return MRTC_OK;
-}
-
-}  // namespace
 
 extern "C" {
 
@@ -149,111 +110,83 @@ mrtc_status mrtc_factory_create_android(const mrtc_factory_config* config,
 }
 
 mrtc_status mrtc_android_video_source_create(mrtc_factory* factory, void* jni_env,
-                                             int is_screencast,
-                                             mrtc_android_video_source** out) {
+                                             int is_screencast, mrtc_video_source** out) {
   return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
     if (!out) return MRTC_ERR_INVALID_ARGUMENT;
     *out = nullptr;
     if (!factory || !jni_env) return MRTC_ERR_INVALID_ARGUMENT;
-    auto h = std::make_unique<mrtc_android_video_source>();
     // align_timestamps: camera timestamps are re-based on WebRTC's clock, as upstream's
-    // PeerConnectionFactory.createVideoSource does.
-    h->source = webrtc::CreateJavaVideoSource(Env(jni_env), factory->signaling.get(),
-                                              is_screencast != 0, /*align_timestamps=*/true);
-    if (!h->source) return MRTC_ERR_INTERNAL;
+    // PeerConnectionFactory.createVideoSource does. Frames stay texture-backed until an
+    // encoder or a sink needs them otherwise.
+    rtcx::scoped_refptr<webrtc::JavaVideoTrackSourceInterface> java =
+        webrtc::CreateJavaVideoSource(Env(jni_env), factory->signaling.get(),
+                                      is_screencast != 0, /*align_timestamps=*/true);
+    if (!java) return MRTC_ERR_INTERNAL;
+    auto h = std::make_unique<mrtc_video_source>();
+    h->source = java;
+    h->capturer_observer = [java](void* env) -> void* {
+      // A new local reference: the caller returns it to Java or deletes it.
+      return java->GetJavaVideoCapturerObserver(Env(env)).Release();
+    };
     *out = h.release();
     return MRTC_OK;
   });
 }
 
-void* mrtc_android_video_source_capturer_observer(mrtc_android_video_source* source,
-                                                  void* jni_env) {
+void* mrtc_android_video_source_capturer_observer(mrtc_video_source* source, void* jni_env) {
   return Guard(static_cast<void*>(nullptr), [&]() -> void* {
-    if (!source || !jni_env) return nullptr;
-    // A new local reference: the caller returns it to Java or deletes it.
-    return source->source->GetJavaVideoCapturerObserver(Env(jni_env)).Release();
+    if (!source || !jni_env || !source->capturer_observer) return nullptr;
+    return source->capturer_observer(jni_env);
   });
 }
 
-void mrtc_android_video_source_destroy(mrtc_android_video_source* source) {
-  GuardVoid([&] { delete source; });
-}
-
-mrtc_status mrtc_peer_add_android_video_track(mrtc_peer* peer,
-                                              mrtc_android_video_source* source,
-                                              mrtc_str track_id, mrtc_str stream_id,
-                                              mrtc_android_video_track** out) {
+mrtc_status mrtc_android_video_sink_create(void* jni_env, void* java_sink,
+                                           mrtc_video_sink** out) {
   return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
     if (!out) return MRTC_ERR_INVALID_ARGUMENT;
     *out = nullptr;
-    if (!peer || !source) return MRTC_ERR_INVALID_ARGUMENT;
-    auto pc = peer->shared->Pc();
-    if (!pc || peer->shared->closed) return MRTC_ERR_CLOSED;
-    auto track =
-        peer->factory->pcf->CreateVideoTrack(source->source, mrtc::ToString(track_id));
-    if (!track) return MRTC_ERR_INTERNAL;
-    std::vector<std::string> streams;
-    if (stream_id.len) streams.push_back(mrtc::ToString(stream_id));
-    auto result = pc->AddTrack(track, streams);
-    if (!result.ok()) {
-      RTC_LOG(LS_WARNING) << "mrtc: AddTrack (Android video): " << result.error().message();
-      const mrtc_status s = mrtc::StatusFromError(result.error());
-      return s == MRTC_OK ? MRTC_ERR_INTERNAL : s;
-    }
-    auto h = std::make_unique<mrtc_android_video_track>();
-    h->track = std::move(track);
-    h->sender = result.MoveValue();
+    if (!jni_env || !java_sink) return MRTC_ERR_INVALID_ARGUMENT;
+    auto h = std::make_unique<mrtc_video_sink>();
+    // Holds a global reference to the Java sink and calls its onFrame(VideoFrame) on
+    // WebRTC's thread (attached as needed); texture frames are passed through unconverted.
+    h->sink = webrtc::JavaToNativeVideoSink(Env(jni_env), Obj(java_sink));
+    if (!h->sink) return MRTC_ERR_INTERNAL;
     *out = h.release();
     return MRTC_OK;
   });
 }
 
-void mrtc_android_video_track_set_enabled(mrtc_android_video_track* track, int enabled) {
-  GuardVoid([&] {
-    if (track) track->track->set_enabled(enabled != 0);
-  });
+}  // extern "C"
+
+#else  // !__ANDROID__
+
+#include "mrtc.h"
+
+// Off Android: the same entry points, refusing. The Rust side calls them on every platform
+// and falls back to the shim's own factory, sources and sinks on MRTC_ERR_UNSUPPORTED.
+extern "C" {
+
+mrtc_status mrtc_android_init(void*) { return MRTC_ERR_UNSUPPORTED; }
+
+mrtc_status mrtc_factory_create_android(const mrtc_factory_config*, const mrtc_android_media*,
+                                        mrtc_factory** out) {
+  if (out) *out = nullptr;
+  return MRTC_ERR_UNSUPPORTED;
 }
 
-void mrtc_android_video_track_destroy(mrtc_android_video_track* track) {
-  GuardVoid([&] { delete track; });
+mrtc_status mrtc_android_video_source_create(mrtc_factory*, void*, int,
+                                             mrtc_video_source** out) {
+  if (out) *out = nullptr;
+  return MRTC_ERR_UNSUPPORTED;
 }
 
-mrtc_status mrtc_android_video_sink_attach_remote(mrtc_remote_track* track, void* jni_env,
-                                                  void* java_sink,
-                                                  mrtc_android_video_sink** out) {
-  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
-    if (!out) return MRTC_ERR_INVALID_ARGUMENT;
-    *out = nullptr;
-    if (!track || track->kind != MRTC_TRACK_VIDEO || !jni_env || !java_sink) {
-      return MRTC_ERR_INVALID_ARGUMENT;
-    }
-    auto* video = static_cast<webrtc::VideoTrackInterface*>(track->track.get());
-    return AttachSink(rtcx::scoped_refptr<webrtc::RefCountInterface>(video), video,
-                      Env(jni_env), Obj(java_sink), out);
-  });
+void* mrtc_android_video_source_capturer_observer(mrtc_video_source*, void*) {
+  return nullptr;
 }
 
-mrtc_status mrtc_android_video_sink_attach_local(mrtc_android_video_source* source,
-                                                 void* jni_env, void* java_sink,
-                                                 mrtc_android_video_sink** out) {
-  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
-    if (!out) return MRTC_ERR_INVALID_ARGUMENT;
-    *out = nullptr;
-    if (!source || !jni_env || !java_sink) return MRTC_ERR_INVALID_ARGUMENT;
-    webrtc::JavaVideoTrackSourceInterface* s = source->source.get();
-    return AttachSink(rtcx::scoped_refptr<webrtc::RefCountInterface>(s), s, Env(jni_env),
-                      Obj(java_sink), out);
-  });
-}
-
-void mrtc_android_video_sink_destroy(mrtc_android_video_sink* sink) {
-  GuardVoid([&] {
-    if (!sink) return;
-    std::unique_ptr<mrtc_android_video_sink> owned(sink);
-    // The broadcaster delivers under the lock RemoveSink takes: no frame reaches the Java
-    // sink after this returns.
-    owned->from->RemoveSink(owned->sink.get());
-  });
+mrtc_status mrtc_android_video_sink_create(void*, void*, mrtc_video_sink** out) {
+  if (out) *out = nullptr;
+  return MRTC_ERR_UNSUPPORTED;
 }
 
 }  // extern "C"

@@ -152,6 +152,15 @@ class VideoSink : public rtcx::VideoSinkInterface<webrtc::VideoFrame> {
   void* user_data_ = nullptr;
 };
 
+void DetachSink(mrtc_video_sink* sink) {
+  // The broadcaster delivers under the lock RemoveSink takes: no frame reaches the sink
+  // from this track or source after this returns.
+  if (sink->track) sink->track->RemoveSink(sink->sink.get());
+  if (sink->source) sink->source->RemoveSink(sink->sink.get());
+  sink->track = nullptr;
+  sink->source = nullptr;
+}
+
 mrtc_remote_track* NewRemoteTrackHandle(
     mrtc_factory* factory, rtcx::scoped_refptr<webrtc::MediaStreamTrackInterface> track) {
   auto h = std::make_unique<mrtc_remote_track>();
@@ -177,9 +186,8 @@ mrtc_remote_track::~mrtc_remote_track() = default;
 
 struct mrtc_audio_track : mrtc::LocalTrack<webrtc::AudioTrackInterface> {};
 struct mrtc_video_track : mrtc::LocalTrack<webrtc::VideoTrackInterface> {};
-struct mrtc_video_source {
-  rtcx::scoped_refptr<mrtc::VideoSource> source;
-};
+mrtc_video_source::~mrtc_video_source() = default;
+mrtc_video_sink::~mrtc_video_sink() = default;
 
 using mrtc::Guard;
 using mrtc::GuardVoid;
@@ -266,7 +274,9 @@ mrtc_status mrtc_video_source_create(mrtc_factory* factory, mrtc_video_source** 
   return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
     if (!factory || !out) return MRTC_ERR_INVALID_ARGUMENT;
     auto h = std::make_unique<mrtc_video_source>();
-    h->source = rtcx::make_ref_counted<mrtc::VideoSource>();
+    auto own = rtcx::make_ref_counted<mrtc::VideoSource>();
+    h->pushed = own.get();
+    h->source = std::move(own);
     *out = h.release();
     return MRTC_OK;
   });
@@ -287,7 +297,9 @@ mrtc_status mrtc_video_source_push_i420(mrtc_video_source* source, const mrtc_i4
         !mrtc::PlaneFits(f->stride_v, chroma_h)) {
       return MRTC_ERR_INVALID_ARGUMENT;
     }
-    source->source->Push(*f);
+    // A source made elsewhere (a camera) is fed by its own capturer.
+    if (!source->pushed) return MRTC_ERR_INVALID_STATE;
+    source->pushed->Push(*f);
     return MRTC_OK;
   });
 }
@@ -379,6 +391,64 @@ mrtc_status mrtc_remote_track_set_video_sink(mrtc_remote_track* track, mrtc_vide
     track->video_sink->Set(cb, user_data);
     video->AddOrUpdateSink(track->video_sink.get(), rtcx::VideoSinkWants());
     return MRTC_OK;
+  });
+}
+
+mrtc_status mrtc_video_sink_create(mrtc_video_cb cb, void* user_data, mrtc_video_sink** out) {
+  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
+    if (!out) return MRTC_ERR_INVALID_ARGUMENT;
+    *out = nullptr;
+    if (!cb) return MRTC_ERR_INVALID_ARGUMENT;
+    auto h = std::make_unique<mrtc_video_sink>();
+    auto sink = std::make_unique<mrtc::VideoSink>();
+    sink->Set(cb, user_data);
+    h->callback = sink.get();
+    h->sink = std::move(sink);
+    *out = h.release();
+    return MRTC_OK;
+  });
+}
+
+mrtc_status mrtc_video_sink_attach_remote(mrtc_video_sink* sink, mrtc_remote_track* track) {
+  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
+    if (!sink || !track || track->kind != MRTC_TRACK_VIDEO) return MRTC_ERR_INVALID_ARGUMENT;
+    rtcx::scoped_refptr<webrtc::VideoTrackInterface> video(
+        static_cast<webrtc::VideoTrackInterface*>(track->track.get()));
+    std::lock_guard<std::mutex> lock(sink->mu);
+    mrtc::DetachSink(sink);
+    video->AddOrUpdateSink(sink->sink.get(), rtcx::VideoSinkWants());
+    sink->track = std::move(video);
+    return MRTC_OK;
+  });
+}
+
+mrtc_status mrtc_video_sink_attach_local(mrtc_video_sink* sink, mrtc_video_source* source) {
+  return Guard(MRTC_ERR_INTERNAL, [&]() -> mrtc_status {
+    if (!sink || !source) return MRTC_ERR_INVALID_ARGUMENT;
+    std::lock_guard<std::mutex> lock(sink->mu);
+    mrtc::DetachSink(sink);
+    source->source->AddOrUpdateSink(sink->sink.get(), rtcx::VideoSinkWants());
+    sink->source = source->source;
+    return MRTC_OK;
+  });
+}
+
+void mrtc_video_sink_detach(mrtc_video_sink* sink) {
+  GuardVoid([&] {
+    if (!sink) return;
+    std::lock_guard<std::mutex> lock(sink->mu);
+    mrtc::DetachSink(sink);
+  });
+}
+
+void mrtc_video_sink_destroy(mrtc_video_sink* sink) {
+  GuardVoid([&] {
+    if (!sink) return;
+    std::unique_ptr<mrtc_video_sink> owned(sink);
+    // Waits for a callback that is running; none starts after this.
+    if (sink->callback) sink->callback->Set(nullptr, nullptr);
+    std::lock_guard<std::mutex> lock(sink->mu);
+    mrtc::DetachSink(sink);
   });
 }
 

@@ -40,6 +40,7 @@ typedef enum mrtc_status {
   MRTC_ERR_CLOSED = 4,    /* the peer or channel is closed */
   MRTC_ERR_BUFFER_FULL = 5, /* data channel send buffer full: wait for buffered amount */
   MRTC_ERR_INTERNAL = 6,
+  MRTC_ERR_UNSUPPORTED = 7, /* not in this build: e.g. an Android entry point off Android */
 } mrtc_status;
 
 /* Limits the shim enforces (MRTC_ERR_INVALID_ARGUMENT beyond them). */
@@ -65,6 +66,7 @@ typedef struct mrtc_audio_track mrtc_audio_track;
 typedef struct mrtc_video_source mrtc_video_source;
 typedef struct mrtc_video_track mrtc_video_track;
 typedef struct mrtc_remote_track mrtc_remote_track;
+typedef struct mrtc_video_sink mrtc_video_sink;
 
 /* Milestone of the libwebrtc API the shim was compiled against (e.g. 110). */
 uint32_t mrtc_webrtc_milestone(void);
@@ -100,11 +102,12 @@ mrtc_status mrtc_factory_push_audio(mrtc_factory* factory, const int16_t* pcm, s
 /* Mixed playout of every remote audio track of this factory's peers; NULL cb to stop. */
 void mrtc_factory_set_playout_callback(mrtc_factory* factory, mrtc_audio_cb cb, void* user_data);
 
-#if defined(__ANDROID__)
 /* ------------------------------------------------------------------ Android (shim/android.cc)
- * Upstream's native Android API (sdk/android/native_api/). JNI types are passed as void*:
- * `jni_env` is the calling thread's JNIEnv*, objects are jobject references valid for the
- * call (the shim takes global references where it keeps them). */
+ * Upstream's native Android API (sdk/android/native_api/). Declared on every platform so
+ * that the same code builds and is tested everywhere; off Android each of these returns
+ * MRTC_ERR_UNSUPPORTED (NULL for the observer) and does nothing. JNI types are passed as
+ * void*: `jni_env` is the calling thread's JNIEnv*, objects are jobject references valid
+ * for the call (the shim takes global references where it keeps them). */
 
 /* webrtc::InitAndroid(JavaVM*). Call it once, from the app library's JNI_OnLoad, before any
  * other mrtc_ function; `java_vm` is the JavaVM*. The APK must contain libwebrtc's Java
@@ -133,40 +136,21 @@ typedef struct mrtc_android_media {
 mrtc_status mrtc_factory_create_android(const mrtc_factory_config* config,
                                         const mrtc_android_media* media, mrtc_factory** out);
 
-/* A video source fed by a Java capturer (webrtc::CreateJavaVideoSource): give
- * mrtc_android_video_source_capturer_observer's object to
+/* A video source fed by a Java capturer (webrtc::CreateJavaVideoSource), used like any
+ * mrtc_video_source (mrtc_peer_add_video_track, mrtc_video_sink_attach_local,
+ * mrtc_video_source_destroy) except that push_i420 refuses it (MRTC_ERR_INVALID_STATE):
+ * give mrtc_android_video_source_capturer_observer's object to
  * VideoCapturer.initialize(surfaceTextureHelper, context, observer). */
-typedef struct mrtc_android_video_source mrtc_android_video_source;
-typedef struct mrtc_android_video_track mrtc_android_video_track;
-/* A Java org.webrtc.VideoSink (e.g. SurfaceViewRenderer) receiving a track's frames. */
-typedef struct mrtc_android_video_sink mrtc_android_video_sink;
-
 mrtc_status mrtc_android_video_source_create(mrtc_factory* factory, void* jni_env,
-                                             int is_screencast, mrtc_android_video_source** out);
+                                             int is_screencast, mrtc_video_source** out);
 /* The source's org.webrtc.CapturerObserver as a new JNI local reference (the caller owns
- * it), or NULL. */
-void* mrtc_android_video_source_capturer_observer(mrtc_android_video_source* source,
-                                                  void* jni_env);
-void mrtc_android_video_source_destroy(mrtc_android_video_source* source);
+ * it), or NULL (not an Android source, or off Android). */
+void* mrtc_android_video_source_capturer_observer(mrtc_video_source* source, void* jni_env);
 
-mrtc_status mrtc_peer_add_android_video_track(mrtc_peer* peer, mrtc_android_video_source* source,
-                                              mrtc_str track_id, mrtc_str stream_id,
-                                              mrtc_android_video_track** out);
-/* Disabled: the track sends black frames (camera off without renegotiation). */
-void mrtc_android_video_track_set_enabled(mrtc_android_video_track* track, int enabled);
-void mrtc_android_video_track_destroy(mrtc_android_video_track* track);
-
-/* webrtc::JavaToNativeVideoSink over `java_sink`, attached to a remote video track (from
- * MRTC_EVENT_TRACK) or to a local source (the self view). Keeps the track or source alive
- * until destroyed; no frame reaches the Java sink after mrtc_android_video_sink_destroy
- * returns. */
-mrtc_status mrtc_android_video_sink_attach_remote(mrtc_remote_track* track, void* jni_env,
-                                                  void* java_sink, mrtc_android_video_sink** out);
-mrtc_status mrtc_android_video_sink_attach_local(mrtc_android_video_source* source,
-                                                 void* jni_env, void* java_sink,
-                                                 mrtc_android_video_sink** out);
-void mrtc_android_video_sink_destroy(mrtc_android_video_sink* sink);
-#endif /* __ANDROID__ */
+/* A native sink over a Java org.webrtc.VideoSink (e.g. SurfaceViewRenderer), by
+ * webrtc::JavaToNativeVideoSink: attach and destroy it as any mrtc_video_sink. */
+mrtc_status mrtc_android_video_sink_create(void* jni_env, void* java_sink,
+                                           mrtc_video_sink** out);
 
 /* ------------------------------------------------------------------ peer connection */
 
@@ -378,7 +362,7 @@ typedef struct mrtc_i420_frame {
 typedef void (*mrtc_video_cb)(void* user_data, const mrtc_i420_frame* frame);
 
 mrtc_status mrtc_video_source_create(mrtc_factory* factory, mrtc_video_source** out);
-/* Copies the planes. timestamp_us 0 = now; otherwise the app's capture clock, of any
+/* Copies the planes (MRTC_ERR_INVALID_STATE for a source a platform made). timestamp_us 0 = now; otherwise the app's capture clock, of any
  * epoch: the source keeps the spacing of consecutive stamps on its own monotonic clock and
  * re-anchors to "now" when a stamp goes backwards or runs more than 1 s ahead, so one wild
  * stamp costs at most one frame's timing, never the stream. */
@@ -400,6 +384,19 @@ mrtc_str mrtc_remote_track_id(mrtc_remote_track* track);
 mrtc_status mrtc_remote_track_set_audio_sink(mrtc_remote_track* track, mrtc_audio_cb cb, void* user_data);
 mrtc_status mrtc_remote_track_set_video_sink(mrtc_remote_track* track, mrtc_video_cb cb, void* user_data);
 void mrtc_remote_track_destroy(mrtc_remote_track* track);
+
+/* Native video sinks: a sink object attached to one remote video track (the far end on
+ * screen) or one local source (the self view) at a time. The shim's own kind delivers I420
+ * to `cb` on WebRTC's threads; a platform makes others (mrtc_android_video_sink_create).
+ * Attaching moves the sink (it leaves what it was attached to) and keeps the track or
+ * source alive until detached; after detach or destroy returns, no frame reaches the sink.
+ * Independent of mrtc_remote_track_set_video_sink (both may be used at once). */
+mrtc_status mrtc_video_sink_create(mrtc_video_cb cb, void* user_data, mrtc_video_sink** out);
+mrtc_status mrtc_video_sink_attach_remote(mrtc_video_sink* sink, mrtc_remote_track* track);
+mrtc_status mrtc_video_sink_attach_local(mrtc_video_sink* sink, mrtc_video_source* source);
+void mrtc_video_sink_detach(mrtc_video_sink* sink);
+/* Detaches and frees; the track or source it held may go with it. */
+void mrtc_video_sink_destroy(mrtc_video_sink* sink);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 #define MOBILERTC_PEER_INTERNAL_H
 
 #include <atomic>
+#include <functional>
 
 #include "mrtc_internal.h"
 
@@ -104,6 +105,7 @@ class DataChannelObserver : public webrtc::DataChannelObserver {
 
 class AudioSink;
 class VideoSink;
+class VideoSource;
 
 }  // namespace mrtc
 
@@ -125,6 +127,29 @@ struct mrtc_data_channel {
   std::string label;
 };
 
+// A video source tracks are made from: the shim's own (frames pushed by the app) or one
+// made elsewhere (Android: webrtc::CreateJavaVideoSource, fed by a Java camera capturer).
+struct mrtc_video_source {
+  rtcx::scoped_refptr<webrtc::VideoTrackSourceInterface> source;
+  // The same object when it is the shim's own (mrtc_video_source_push_i420), else null.
+  mrtc::VideoSource* pushed = nullptr;
+  // A platform's hook (android.cc): the Java CapturerObserver feeding this source.
+  std::function<void*(void* jni_env)> capturer_observer;
+  ~mrtc_video_source();
+};
+
+// A native video sink (the shim's I420 callback sink, or a platform's: Android wraps a Java
+// VideoSink) attached to at most one remote track or local source at a time, which it keeps
+// alive while attached. `mu` serialises attach, detach and destroy.
+struct mrtc_video_sink {
+  std::mutex mu;
+  std::unique_ptr<rtcx::VideoSinkInterface<webrtc::VideoFrame>> sink;
+  mrtc::VideoSink* callback = nullptr;  // `sink`, when it is the callback kind
+  rtcx::scoped_refptr<webrtc::VideoTrackInterface> track;
+  rtcx::scoped_refptr<webrtc::VideoTrackSourceInterface> source;
+  ~mrtc_video_sink();
+};
+
 struct mrtc_remote_track {
   mrtc_factory* factory = nullptr;
   rtcx::scoped_refptr<webrtc::MediaStreamTrackInterface> track;
@@ -140,6 +165,8 @@ mrtc_data_channel* NewDataChannelHandle(mrtc_factory* factory, std::weak_ptr<Pee
                                         rtcx::scoped_refptr<webrtc::DataChannelInterface> dc);
 mrtc_remote_track* NewRemoteTrackHandle(
     mrtc_factory* factory, rtcx::scoped_refptr<webrtc::MediaStreamTrackInterface> track);
+// Removes `sink` from what it is attached to (caller holds sink->mu); media.cc.
+void DetachSink(mrtc_video_sink* sink);
 }  // namespace mrtc
 
 #endif  // MOBILERTC_PEER_INTERNAL_H

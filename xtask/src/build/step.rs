@@ -117,6 +117,10 @@ impl fmt::Display for Step {
                         f,
                         "    native: the shim's Android entry points (shim/android.cc: Java audio device module, Java video source and sinks, Java codec factories, Android network monitor; mrtc_peer_restart_ice) into libmobilertc_app.so"
                     )?;
+                    writeln!(
+                        f,
+                        "    wiring: nativeCall -> Factory::new_android (microphone/speaker, MediaCodec codecs, network monitor) + VideoSource::new_android (camera, when granted) as the call's media; nativeSetVideoSinks -> NativeVideoSink::new_android attached to the local source and the remote video track; nativeNetworkChanged -> restart_ice + a new offer through signaling"
+                    )?;
                 }
                 for w in warnings {
                     writeln!(f, "    warning: {w}")?;

@@ -53,13 +53,21 @@ impl Runner {
                 flow.camera_on = on;
                 if let Some((_, track, pusher)) = flow.media.as_ref().and_then(|m| m.video.as_ref())
                 {
-                    pusher.set_enabled(on);
+                    if let Some(pusher) = pusher {
+                        pusher.set_enabled(on);
+                    }
                     track.set_enabled(on);
                 }
                 self.status
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .camera_off = !on;
+            }
+            Ev::Cmd(Cmd::Renderers(renderers)) => self.set_renderers(flow, renderers),
+            Ev::Cmd(Cmd::RestartIce(reason)) => {
+                if let Err(e) = self.restart_ice(session, flow, &reason) {
+                    return Some(End::Failed(format!("{e:#}")));
+                }
             }
             Ev::DeviceError(text) => (self.on_event)(CallEvent::Log(text)),
             Ev::Cmd(Cmd::Chat(text)) => {
@@ -205,6 +213,13 @@ impl Runner {
                 if let Some(media) = flow.media.as_mut() {
                     if track.kind() == TrackKind::Video && media.video_in.is_none() {
                         media.video_in = VideoCounter::start(&track, self.video_sink.clone()).ok();
+                        if let Some(r) = &self.renderers.remote {
+                            if let Err(e) = r.attach_remote(&track) {
+                                (self.on_event)(CallEvent::Log(format!(
+                                    "remote video not shown: {e}"
+                                )));
+                            }
+                        }
                     }
                     media.remote_tracks.push(track);
                 }

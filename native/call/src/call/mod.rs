@@ -11,6 +11,7 @@
 mod events;
 mod ice;
 mod negotiate;
+mod restart;
 mod runner;
 mod stats;
 
@@ -24,7 +25,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use mobilertc::{DataChannelEvent, IceServer, PeerConnectionState, PeerEvent};
 
 use crate::audio::AudioInput;
-use crate::devices::Devices;
+use crate::devices::{Devices, Renderers};
 use crate::signal::Incoming;
 use crate::summary::{PairInfo, Role, Status, Summary};
 
@@ -121,6 +122,10 @@ enum Cmd {
     HangUp,
     MuteMic(bool),
     Camera(bool),
+    /// The device changed networks: restart ICE and re-offer (the reason, for the log).
+    RestartIce(String),
+    /// New native renderers (attached to what exists now and to what comes later).
+    Renderers(Renderers),
 }
 
 enum Ev {
@@ -162,6 +167,25 @@ impl CallHandle {
     /// Turns the camera on or off (off: no frames are taken, the track sends black).
     pub fn set_camera_on(&self, on: bool) {
         let _ = self.tx.send(Ev::Cmd(Cmd::Camera(on)));
+    }
+
+    /// Replaces the native renderers: the local one shows our video source, the remote one
+    /// the other side's video track, from now on (the previous ones are detached).
+    pub fn set_renderers(&self, renderers: Renderers) {
+        let _ = self.tx.send(Ev::Cmd(Cmd::Renderers(renderers)));
+    }
+
+    /// The device changed networks (`reason`, e.g. "wifi -> cellular", goes to the log):
+    /// restart ICE and send a new offer through signaling; the other side answers it as it
+    /// answered the first one, and the call moves to the candidates gathered on the new
+    /// network. Either side may do this (the callee re-offers too; should both offer at
+    /// once, the callee rolls its offer back and answers the caller's). Before the first
+    /// offer/answer is done there is nothing to restart: the call logs that and goes on.
+    /// Progress shows as `Log` events and in [`Status::ice_restarts`].
+    pub fn restart_ice(&self, reason: &str) -> Result<()> {
+        self.tx
+            .send(Ev::Cmd(Cmd::RestartIce(reason.to_owned())))
+            .map_err(|_| anyhow!("the call has ended"))
     }
 }
 
@@ -227,7 +251,13 @@ impl Call {
         self.handle().hang_up()
     }
 
-    /// A cloneable handle for other threads (a stdin reader, a UI): chat and hang-up only.
+    /// See [`CallHandle::restart_ice`].
+    pub fn restart_ice(&self, reason: &str) -> Result<()> {
+        self.handle().restart_ice(reason)
+    }
+
+    /// A cloneable handle for other threads (a stdin reader, a UI): chat, hang-up, mute,
+    /// camera, ICE restart.
     pub fn handle(&self) -> CallHandle {
         CallHandle {
             tx: self.tx.clone(),

@@ -48,8 +48,17 @@ impl Runner {
             None if self.config.video => Some(Box::new(PatternCamera::new())),
             None => None,
         };
-        let video = match camera {
-            Some(camera) => {
+        let platform_source = self.platform.as_ref().and_then(|p| p.video_source.clone());
+        let video = match (platform_source, camera) {
+            (Some(source), _) => {
+                // The platform's capturer feeds it (Android: the Java camera).
+                let track = pc
+                    .add_video_track(&source, "video", "mobilertc")
+                    .context("adding the camera's video track")?;
+                track.set_enabled(flow.camera_on);
+                Some((source, track, None))
+            }
+            (None, Some(camera)) => {
                 let source =
                     Arc::new(VideoSource::new(factory).context("creating the video source")?);
                 let track = pc
@@ -66,10 +75,15 @@ impl Runner {
                 )?;
                 pusher.set_enabled(flow.camera_on);
                 track.set_enabled(flow.camera_on);
-                Some((source, track, pusher))
+                Some((source, track, Some(pusher)))
             }
-            None => None,
+            (None, None) => None,
         };
+        if let (Some(r), Some((source, _, _))) = (&self.renderers.local, &video) {
+            if let Err(e) = r.attach_local(source) {
+                (self.on_event)(CallEvent::Log(format!("self view not shown: {e}")));
+            }
+        }
         if flow.role == Role::Caller {
             let (dc, dc_events) = pc
                 .create_data_channel("chat", None)
@@ -185,10 +199,19 @@ impl Runner {
                 self.set_state("negotiating");
                 self.answer(factory, session, flow, sdp)?;
             }
+            "offer" if from_remote && flow.remote_set => {
+                let sdp = m.data["sdp"].as_str().context("offer without sdp")?;
+                self.answer_reoffer(session, flow, sdp)?;
+            }
             "offer" => (self.on_event)(CallEvent::Log(format!(
-                "ignoring an offer from {} (already in a call; renegotiation is not supported)",
-                m.from
+                "ignoring an offer from {} (already in a call with {})",
+                m.from,
+                flow.remote.as_deref().unwrap_or("nobody yet")
             ))),
+            "answer" if from_remote && flow.reoffer_pending => {
+                let sdp = m.data["sdp"].as_str().context("answer without sdp")?;
+                self.apply_reoffer_answer(flow, sdp)?;
+            }
             "answer" if from_remote && flow.role == Role::Caller && !flow.remote_set => {
                 let sdp = m.data["sdp"].as_str().context("answer without sdp")?;
                 flow.pc()

@@ -7,14 +7,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use mobilertc::{
-    DataChannel, Factory, FactoryConfig, IceCandidate, PeerConnection, RemoteTrack, VideoSource,
-    VideoTrack,
+    AudioDevice, DataChannel, Factory, FactoryConfig, IceCandidate, PeerConnection, RemoteTrack,
+    VideoSource, VideoTrack,
 };
 use serde_json::json;
 
 use super::{CallConfig, CallEvent, Ev};
 use crate::audio::{AudioInput, AudioPusher, SAMPLE_RATE};
-use crate::devices::{Camera, Devices, MicSink, Microphone, Running, Speaker, VideoSink};
+use crate::devices::{
+    Camera, Devices, MicSink, Microphone, PlatformMedia, Renderers, Running, Speaker, VideoSink,
+};
 use crate::signal::{Incoming, Session};
 use crate::summary::{Role, Status, Summary};
 use crate::video::{VideoCounter, VideoPusher};
@@ -24,8 +26,9 @@ pub(super) struct Media {
     pub(super) pc: Arc<PeerConnection>,
     /// Our audio: held for the call's length; muted with `set_enabled(false)`.
     pub(super) audio: mobilertc::AudioTrack,
-    /// Our video: held for the call's length; its pusher counts the frames sent.
-    pub(super) video: Option<(Arc<VideoSource>, VideoTrack, VideoPusher)>,
+    /// Our video: held for the call's length; its pusher counts the frames sent (none for
+    /// a platform's source, which its own capturer feeds).
+    pub(super) video: Option<(Arc<VideoSource>, VideoTrack, Option<VideoPusher>)>,
     pub(super) remote_tracks: Vec<RemoteTrack>,
     pub(super) video_in: Option<VideoCounter>,
 }
@@ -42,6 +45,9 @@ pub(super) struct Runner {
     pub(super) speaker: Option<Box<dyn Speaker>>,
     pub(super) camera: Option<Box<dyn Camera>>,
     pub(super) video_sink: Option<VideoSink>,
+    /// The platform's factory and camera source, when the app made them.
+    pub(super) platform: Option<PlatformMedia>,
+    pub(super) renderers: Renderers,
 }
 
 pub(super) enum End {
@@ -61,7 +67,12 @@ impl Runner {
             room: config.room.clone(),
             ..Summary::default()
         };
+        let platform_audio = devices
+            .platform
+            .as_ref()
+            .is_some_and(|p| p.factory.audio_device() == AudioDevice::Platform);
         summary.audio.input = match (&devices.microphone, &config.audio) {
+            _ if platform_audio => "platform device".into(),
             (Some(mic), _) => format!("mic:{}", mic.describe()),
             (None, AudioInput::Tone(hz)) => format!("tone:{hz}"),
             (None, AudioInput::Wav(p)) => format!("wav:{}", p.display()),
@@ -69,8 +80,13 @@ impl Runner {
         };
         summary.audio.output = devices.speaker.as_ref().map(|s| s.describe());
         summary.audio.recording = config.record.as_ref().map(|p| p.display().to_string());
-        summary.video.sending = config.video || devices.camera.is_some();
+        let platform_video = devices
+            .platform
+            .as_ref()
+            .is_some_and(|p| p.video_source.is_some());
+        summary.video.sending = config.video || devices.camera.is_some() || platform_video;
         summary.video.source = match &devices.camera {
+            _ if platform_video => Some("platform camera".into()),
             Some(camera) => Some(camera.describe()),
             None if config.video => Some(crate::video::PatternCamera::new().describe()),
             None => None,
@@ -86,6 +102,8 @@ impl Runner {
             speaker: devices.speaker,
             camera: devices.camera,
             video_sink: devices.video_sink,
+            platform: devices.platform,
+            renderers: devices.renderers,
         }
     }
 
@@ -100,14 +118,18 @@ impl Runner {
     }
 
     pub(super) fn run(mut self, rx: Receiver<Ev>) -> Summary {
-        let end = match Factory::new(FactoryConfig {
-            sample_rate: SAMPLE_RATE,
-            channels: 1,
-            // A tone or a file goes out as made (docs/calling-app.md states its level); a
-            // microphone gets libwebrtc's echo cancellation, gain control and noise
-            // suppression.
-            raw_audio: self.microphone.is_none(),
-        }) {
+        let made = match self.platform.as_ref() {
+            Some(p) => Ok(p.factory.clone()),
+            None => Factory::new(FactoryConfig {
+                sample_rate: SAMPLE_RATE,
+                channels: 1,
+                // A tone or a file goes out as made (docs/calling-app.md states its level); a
+                // microphone gets libwebrtc's echo cancellation, gain control and noise
+                // suppression.
+                raw_audio: self.microphone.is_none(),
+            }),
+        };
+        let end = match made {
             Ok(factory) => self.call(&factory, &rx),
             Err(e) => End::Failed(format!("creating the WebRTC factory: {e}")),
         };
@@ -208,8 +230,10 @@ impl Runner {
                 Ok(())
             })
         };
-        // The microphone when there is one, else the configured synthetic input.
+        // A platform's device captures by itself; else the microphone when there is one,
+        // else the configured synthetic input.
         let capture: Result<Running> = match self.microphone.take() {
+            _ if factory.audio_device() == AudioDevice::Platform => Ok(Box::new(())),
             Some(mic) => mic.start(MicSink::new(factory)),
             None => AudioPusher::start(factory, &self.config.audio).map(|p| Box::new(p) as Running),
         };
@@ -236,6 +260,7 @@ impl Runner {
             last_stats: Instant::now(),
             mic_muted: false,
             camera_on: true,
+            reoffer_pending: false,
         };
         self.set_state(match role {
             Role::Callee => "waiting",
@@ -295,8 +320,14 @@ impl Runner {
                 self.summary.video.received_width = w;
                 self.summary.video.received_height = h;
             }
-            if let Some((_, _, p)) = &media.video {
+            if let Some((_, _, Some(p))) = &media.video {
                 self.summary.video.frames_sent = p.frames();
+            }
+            for r in [&self.renderers.local, &self.renderers.remote]
+                .into_iter()
+                .flatten()
+            {
+                r.detach();
             }
             drop(flow.dc.take());
             drop(media);
@@ -338,6 +369,8 @@ pub(super) struct Flow {
     /// Set by the app at any time; applied to the tracks when they exist.
     pub(super) mic_muted: bool,
     pub(super) camera_on: bool,
+    /// We sent a new offer during the call (an ICE restart) and wait for its answer.
+    pub(super) reoffer_pending: bool,
 }
 
 impl Flow {

@@ -192,8 +192,9 @@ final class CallMedia {
     }
 
     /**
-     * The camera's frames to the native source (which the encoder reads) and to the self
-     * view, so the preview works whether or not the native side gave an observer.
+     * The camera's frames to the native source (which the encoder reads). The self view gets
+     * them natively (nativeSetVideoSinks' local sink is attached to that source); only
+     * without a native observer does this feed the self view itself.
      */
     private static final class Tee implements CapturerObserver {
         private final CapturerObserver source;
@@ -222,8 +223,9 @@ final class CallMedia {
         public void onFrameCaptured(VideoFrame frame) {
             if (source != null) {
                 source.onFrameCaptured(frame);
+            } else {
+                view.onFrame(frame);
             }
-            view.onFrame(frame);
         }
     }
 
