@@ -65,6 +65,7 @@ impl RawPeer {
         let config = sys::mrtc_factory_config {
             audio_sample_rate: 48_000,
             audio_channels: 1,
+            raw_audio: 0,
         };
         let mut factory = std::ptr::null_mut();
         let mut peer = std::ptr::null_mut();
