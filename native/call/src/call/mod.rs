@@ -37,6 +37,9 @@ use runner::Runner;
 pub struct CallConfig {
     /// Signaling server base URL, e.g. `http://127.0.0.1:8080` or `https://host:8443`.
     pub server: String,
+    /// Other instances of the same deployment (servers sharing one Redis), moved to in turn
+    /// when the one in use stops answering (docs/signaling.md, *Several instances*).
+    pub more_servers: Vec<String>,
     /// A PEM certificate to trust for an `https://` server besides the public CAs (e.g. the
     /// server's self-signed one, `mobilertc-signaling --tls-cert-out`).
     pub server_cert: Option<PathBuf>,
@@ -71,6 +74,7 @@ impl CallConfig {
     pub fn new(server: impl Into<String>, room: impl Into<String>) -> CallConfig {
         CallConfig {
             server: server.into(),
+            more_servers: vec![],
             server_cert: None,
             room: room.into(),
             name: None,

@@ -156,8 +156,12 @@ impl Runner {
 
     /// Joins, runs the flow, and always cleans up (bye, close, leave).
     pub(super) fn call(&mut self, factory: &Factory, rx: &Receiver<Ev>) -> End {
-        let session = match Session::join_trusting(
-            &self.config.server,
+        let servers: Vec<String> = std::iter::once(&self.config.server)
+            .chain(&self.config.more_servers)
+            .cloned()
+            .collect();
+        let session = match Session::join_any(
+            &servers,
             &self.config.room,
             self.config.name.as_deref(),
             self.config.server_cert.as_deref(),

@@ -22,13 +22,15 @@ use mobilertc_call::{parse_stun, parse_turn, AudioInput, CallConfig};
     about = "Call another peer through a mobilertc signaling server"
 )]
 struct Args {
-    /// Signaling server, e.g. http://127.0.0.1:8080 or https://host:8443.
+    /// Signaling server, e.g. http://127.0.0.1:8080 or https://host:8443. Repeat it for
+    /// the instances of one deployment on Redis: the first that answers is used, the next
+    /// when it stops answering.
     #[arg(
         long,
         env = "MOBILERTC_SERVER",
         required_unless_present = "list_devices"
     )]
-    server: Option<String>,
+    server: Vec<String>,
     /// A PEM certificate to trust for an https:// server besides the public CAs (e.g. the
     /// file `mobilertc-signaling --tls-self-signed … --tls-cert-out FILE` wrote).
     #[arg(long, value_name = "PEM")]
@@ -127,10 +129,11 @@ fn secs(what: &str, v: f64) -> Result<Duration> {
 }
 
 fn config(args: &Args) -> Result<CallConfig> {
-    let (Some(server), Some(room)) = (&args.server, &args.room) else {
+    let (Some(server), Some(room)) = (args.server.first(), &args.room) else {
         anyhow::bail!("--server and --room are required");
     };
     let mut c = CallConfig::new(server, room);
+    c.more_servers = args.server[1..].to_vec();
     c.server_cert = args.server_cert.clone();
     c.name = args.name.clone();
     c.audio = if args.no_audio {

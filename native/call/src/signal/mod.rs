@@ -5,7 +5,7 @@
 //! cdylib. One poll thread long-polls the peer's queue, acknowledges with `after=` only what
 //! it has handed over, drops duplicates by `seq` and delivers messages on a channel.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -215,12 +215,46 @@ fn map_err(url: &str, err: ureq::Error) -> SignalError {
     }
 }
 
+/// The instances of one deployment (a signaling server on Redis, docs/signaling.md): the
+/// one in use, and the others to move to when it stops answering.
+#[derive(Debug)]
+struct Servers {
+    bases: Vec<String>,
+    current: AtomicUsize,
+}
+
+impl Servers {
+    fn current(&self) -> (usize, &str) {
+        let i = self.current.load(Ordering::SeqCst) % self.bases.len();
+        (i, &self.bases[i])
+    }
+
+    /// After `err` from instance `i`: moves on to the next one when `err` says that instance
+    /// is gone or stopping (no answer, 503) and there is another. Returns whether it moved.
+    fn fail_over(&self, i: usize, err: &SignalError) -> bool {
+        let gone = matches!(
+            err,
+            SignalError::Unreachable { .. } | SignalError::Server { status: 503, .. }
+        );
+        if !gone || self.bases.len() < 2 {
+            return false;
+        }
+        let next = (i + 1) % self.bases.len();
+        // Only the first to see instance i fail moves; the others follow it.
+        let _ = self
+            .current
+            .compare_exchange(i, next, Ordering::SeqCst, Ordering::SeqCst);
+        true
+    }
+}
+
 /// A joined peer: sends messages, and reads its queue through [`Session::start_polling`].
 #[derive(Debug, Clone)]
 pub struct Session {
     agent: ureq::Agent,
-    messages_url: String,
-    leave_url: String,
+    servers: Arc<Servers>,
+    /// `/rooms/{room}/peers/{peer}`, after the base URL.
+    path: String,
     auth: String,
     /// Our peer id.
     pub peer_id: String,
@@ -242,13 +276,63 @@ impl Session {
         name: Option<&str>,
         cert: Option<&std::path::Path>,
     ) -> Result<Session, SignalError> {
-        let base = base_url(server)?;
+        Session::join_any(&[server.to_owned()], room, name, cert)
+    }
+
+    /// Joins through the first of `servers` that answers: instances of one deployment
+    /// (several servers on one Redis). Later requests stay on that instance and move to
+    /// the next (in turn) when it stops answering or answers 503; the peer id and token are
+    /// valid on all of them.
+    pub fn join_any(
+        servers: &[String],
+        room: &str,
+        name: Option<&str>,
+        cert: Option<&std::path::Path>,
+    ) -> Result<Session, SignalError> {
+        let bases = servers
+            .iter()
+            .map(|s| base_url(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        if bases.is_empty() {
+            return Err(SignalError::Invalid("no signaling server given".into()));
+        }
         check_name("room", room)?;
         let mut builder = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(5));
-        if base.starts_with("https://") || cert.is_some() {
+        if bases.iter().any(|b| b.starts_with("https://")) || cert.is_some() {
             builder = tls::configure(builder, cert)?;
         }
         let agent = builder.build();
+        let servers = Arc::new(Servers {
+            bases,
+            current: AtomicUsize::new(0),
+        });
+        loop {
+            let (i, base) = servers.current();
+            match Session::join_at(&agent, base, room, name) {
+                Ok(joined) => {
+                    let peer = &joined.peer_id;
+                    return Ok(Session {
+                        path: format!("/rooms/{room}/peers/{peer}"),
+                        auth: format!("Bearer {}", joined.token),
+                        peer_id: joined.peer_id.clone(),
+                        servers: servers.clone(),
+                        agent,
+                        joined,
+                    });
+                }
+                // Each instance once: the last one's error is the answer.
+                Err(e) if i + 1 < servers.bases.len() && servers.fail_over(i, &e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn join_at(
+        agent: &ureq::Agent,
+        base: &str,
+        room: &str,
+        name: Option<&str>,
+    ) -> Result<Joined, SignalError> {
         let url = format!("{base}/rooms/{room}/join");
         let joined: Joined = agent
             .post(&url)
@@ -260,15 +344,13 @@ impl Session {
                 url: url.clone(),
                 why: format!("join answer is not the documented JSON: {e}"),
             })?;
-        let peer = &joined.peer_id;
-        Ok(Session {
-            messages_url: format!("{base}/rooms/{room}/peers/{peer}/messages"),
-            leave_url: format!("{base}/rooms/{room}/peers/{peer}/leave"),
-            auth: format!("Bearer {}", joined.token),
-            peer_id: joined.peer_id.clone(),
-            agent,
-            joined,
-        })
+        Ok(joined)
+    }
+
+    /// The URL of `what` (`messages`, `leave`) on the instance in use, and its index.
+    fn url(&self, what: &str) -> (usize, String) {
+        let (i, base) = self.servers.current();
+        (i, format!("{base}{}/{what}", self.path))
     }
 
     /// Sends `kind` with `data` to peer `to` (or the room with `None`); returns the ids it
@@ -290,11 +372,12 @@ impl Session {
         struct Sent {
             delivered_to: Vec<String>,
         }
-        let mut attempt = 0;
+        let (mut attempt, mut moved) = (0, 0);
         loop {
+            let (i, url) = self.url("messages");
             let result = self
                 .agent
-                .post(&self.messages_url)
+                .post(&url)
                 .set("Authorization", &self.auth)
                 .timeout(Duration::from_secs(10))
                 .send_json(Out {
@@ -305,7 +388,7 @@ impl Session {
             match result {
                 Ok(response) => {
                     let sent: Sent = response.into_json().map_err(|e| SignalError::Protocol {
-                        url: self.messages_url.clone(),
+                        url: url.clone(),
                         why: format!("send answer: {e}"),
                     })?;
                     return Ok(sent.delivered_to);
@@ -320,19 +403,37 @@ impl Session {
                     attempt += 1;
                     std::thread::sleep(wait.min(Duration::from_secs(2)));
                 }
-                Err(e) => return Err(map_err(&self.messages_url, e)),
+                Err(e) => {
+                    let e = map_err(&url, e);
+                    // Another instance, each once. A send whose answer was lost may have
+                    // been queued already: the other side may get it twice (at least once).
+                    if moved + 1 < self.servers.bases.len() && self.servers.fail_over(i, &e) {
+                        moved += 1;
+                        continue;
+                    }
+                    return Err(e);
+                }
             }
         }
     }
 
     /// Leaves the room (best effort: the server expires us anyway).
     pub fn leave(&self) -> Result<(), SignalError> {
-        self.agent
-            .post(&self.leave_url)
-            .set("Authorization", &self.auth)
-            .timeout(Duration::from_secs(5))
-            .call()
-            .map_err(|e| map_err(&self.leave_url, e))?;
+        for moved in 0.. {
+            let (i, url) = self.url("leave");
+            let result = self
+                .agent
+                .post(&url)
+                .set("Authorization", &self.auth)
+                .timeout(Duration::from_secs(5))
+                .call();
+            match result.map_err(|e| map_err(&url, e)) {
+                Ok(_) => break,
+                Err(e) if moved + 1 < self.servers.bases.len() && self.servers.fail_over(i, &e) => {
+                }
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
     }
 
@@ -342,21 +443,25 @@ impl Session {
         struct Polled {
             messages: Vec<Envelope>,
         }
-        let polled: Polled = self
+        let (i, url) = self.url("messages");
+        let answer = self
             .agent
-            .get(&self.messages_url)
+            .get(&url)
             .query("after", &after.to_string())
             .query("timeout_ms", &timeout.as_millis().to_string())
             .set("Authorization", &self.auth)
             // The server answers by `timeout`; the margin covers a slow network.
             .timeout(timeout + Duration::from_secs(10))
             .call()
-            .map_err(|e| map_err(&self.messages_url, e))?
-            .into_json()
-            .map_err(|e| SignalError::Protocol {
-                url: self.messages_url.clone(),
-                why: format!("poll answer: {e}"),
-            })?;
+            .map_err(|e| map_err(&url, e));
+        let answer = answer.inspect_err(|e| {
+            // The poll loop retries after its back-off, then on the next instance.
+            self.servers.fail_over(i, e);
+        })?;
+        let polled: Polled = answer.into_json().map_err(|e| SignalError::Protocol {
+            url: url.clone(),
+            why: format!("poll answer: {e}"),
+        })?;
         Ok(polled.messages)
     }
 
@@ -450,97 +555,6 @@ impl Drop for Poller {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    #[test]
-    fn names_and_urls_are_checked_before_any_request() {
-        assert!(check_name("room", "lobby-1_A").is_ok());
-        for bad in ["", "a b", "é", &"x".repeat(65), "a/b"] {
-            assert!(check_name("room", bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(base_url("http://h:1/").unwrap(), "http://h:1");
-        let err = base_url("localhost:8080").unwrap_err().to_string();
-        assert!(err.contains("http://"), "{err}");
-        assert!(base_url("http://").is_err());
-    }
-
-    #[test]
-    fn join_ice_servers_become_peer_connection_servers() {
-        let joined: Joined = serde_json::from_value(json!({
-            "peer_id": "p7", "token": "t", "peers": [], "poll_timeout_ms": 25000,
-            "ice_servers": [
-                {"urls": "stun:192.0.2.1:3478"},
-                {"urls": ["turn:192.0.2.1:3478?transport=udp", "turn:192.0.2.1:3478?transport=tcp"],
-                 "username": "1700000000:p7", "credential": "3IG5L5iNfxcCrpryJqbLk0Pi5aQ="},
-            ],
-            "ice_servers_ttl_s": 86400,
-        }))
-        .unwrap();
-        let servers = joined.ice_servers();
-        assert_eq!(servers[0].urls, ["stun:192.0.2.1:3478"]);
-        assert_eq!(servers[0].username, "");
-        assert_eq!(servers[1].urls.len(), 2);
-        assert_eq!(servers[1].username, "1700000000:p7");
-        assert_eq!(servers[1].credential, "3IG5L5iNfxcCrpryJqbLk0Pi5aQ=");
-        assert_eq!(joined.ice_servers_ttl_s, Some(86400));
-        // A server without them.
-        let old: Joined = serde_json::from_value(
-            json!({"peer_id": "p1", "token": "t", "peers": [], "poll_timeout_ms": 25000}),
-        )
-        .unwrap();
-        assert!(old.ice_servers().is_empty());
-    }
-}
-
-#[cfg(feature = "tls")]
-mod tls {
-    use super::SignalError;
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::CertificateDer;
-    use std::sync::Arc;
-
-    /// rustls with the public CAs (webpki-roots) plus the certificates in `extra`.
-    pub fn configure(
-        builder: ureq::AgentBuilder,
-        extra: Option<&std::path::Path>,
-    ) -> Result<ureq::AgentBuilder, SignalError> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = extra {
-            let bad = |why: String| {
-                SignalError::Invalid(format!("server certificate {}: {why}", path.display()))
-            };
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| bad(e.to_string()))?;
-            if certs.is_empty() {
-                return Err(bad("no CERTIFICATE in it".into()));
-            }
-            for c in certs {
-                roots.add(c).map_err(|e| bad(e.to_string()))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| SignalError::Invalid(format!("TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(builder.tls_config(Arc::new(config)))
-    }
-}
-
-#[cfg(not(feature = "tls"))]
-mod tls {
-    use super::SignalError;
-
-    pub fn configure(
-        _: ureq::AgentBuilder,
-        _: Option<&std::path::Path>,
-    ) -> Result<ureq::AgentBuilder, SignalError> {
-        Err(SignalError::Invalid(
-            "https:// needs mobilertc-call built with its `tls` feature".into(),
-        ))
-    }
-}
+mod tls;
