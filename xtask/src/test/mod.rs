@@ -14,6 +14,7 @@ use std::time::Instant;
 mod lint;
 mod packages;
 mod roundtrip;
+mod sanitizers;
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
@@ -24,6 +25,10 @@ const VALGRIND: &str = "valgrind --leak-check=full --show-leak-kinds=definite,in
 const LEAK_CHECK_CYCLES: u32 = 5;
 
 pub use packages::{ASAN_PACKAGES, BUILD_PACKAGES, INTEGRATION_PACKAGES, TEST_PACKAGES};
+use sanitizers::{
+    asan_unavailable, nightly_has_rust_src, run_tsan, ASAN_ENV, ASAN_TEST, TSAN_SHOWN,
+};
+pub(crate) use sanitizers::{run_asan, ASAN_SHOWN};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
@@ -45,6 +50,11 @@ pub struct TestArgs {
     /// when both are there.
     #[arg(long)]
     pub asan: bool,
+    /// Rerun the native API's tests with ThreadSanitizer (Rust, its standard library and
+    /// the C++ shim instrumented; needs a nightly toolchain with rust-src, installed through
+    /// rustup when missing, and clang++).
+    #[arg(long)]
+    pub tsan: bool,
     /// Also run the call tests on upstream libwebrtc (M150 from the pinned Chromium release,
     /// built once into a cache outside the clone: ~1 GB download, ~25 min on 2 cores the
     /// first time). `--ci` includes it.
@@ -85,6 +95,9 @@ pub enum Step {
     /// `--ci`: the distro SDK through dist → prebuilt install → the calling app links
     /// (test/roundtrip.rs).
     DistRoundTrip,
+    /// `rustup component add rust-src --toolchain nightly` (the TSan run's -Zbuild-std).
+    InstallRustSrc,
+    Tsan,
     /// The upstream leg (`--upstream`, `--ci`): crate::upstream_leg.
     Upstream(crate::upstream_leg::Step, crate::upstream_leg::Leg),
     /// A step `--ci` would run but this host cannot, and why.
@@ -158,6 +171,8 @@ impl fmt::Display for Step {
                 f,
                 "dist round trip: the distro libwebrtc as a source SDK in <target>/dist-roundtrip -> cargo xtask dist (twice, same bytes) -> cargo xtask sdk --provider prebuilt --sha256 -> WEBRTC_SDK_DIR=<installed> cargo build --locked -p mobilertc-call --bins"
             ),
+            Step::InstallRustSrc => f.write_str(sanitizers::RUST_SRC),
+            Step::Tsan => f.write_str(TSAN_SHOWN),
             Step::Skipped { what, why } => write!(f, "skipped: {what} ({why})"),
             Step::Upstream(step, leg) => step.show(leg, f),
             Step::LeakCheck => f.write_str(&leak_check_shown()),
@@ -175,8 +190,10 @@ pub struct HostFacts {
     pub interactive: bool,
     /// `WEBRTC_SDK_DIR` is set: the user brings their own SDK, don't write one.
     pub sdk_dir_from_env: bool,
-    /// Why the AddressSanitizer run cannot happen here (`None`: it can).
+    /// Why the sanitizer runs cannot happen here (`None`: they can).
     pub asan_unavailable: Option<String>,
+    /// The nightly toolchain has rust-src (the ThreadSanitizer run rebuilds std from it).
+    pub nightly_rust_src: bool,
     /// The SDK already at the default location is a `source` one (`cargo xtask build`):
     /// test against it instead of overwriting it with the distro SDK.
     pub source_sdk_present: bool,
@@ -185,13 +202,6 @@ pub struct HostFacts {
     /// `rustc -vV`'s host triple.
     pub host_triple: Option<String>,
 }
-
-/// The sanitizer run: Rust through `-Zsanitizer` (nightly only), the shim through clang's
-/// `-fsanitize` (cc reads CXX/CXXFLAGS), one LLVM ASan runtime for both; LeakSanitizer
-/// watches every allocation, libwebrtc's included. Its own target dir: instrumented
-/// artifacts must not mix with the normal ones.
-const ASAN_ENV: &str = "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan";
-const ASAN_TEST: &str = "cargo +nightly test -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile --target <host> -- --test-threads 1";
 
 /// Set by `--ci`: the integration tests' "skipped: tool missing" becomes a failure.
 const REQUIRE_VARS: &[&str] = &[
@@ -250,6 +260,19 @@ pub fn plan(args: &TestArgs, facts: &HostFacts) -> Result<Vec<Step>> {
                     facts.host_triple.as_deref().unwrap_or("unknown")
                 ),
             });
+        }
+    }
+    if args.tsan {
+        // Not part of --ci: its cold build (std included) takes longer than the CI budget
+        // allows on 2 cores (TESTING.md has the numbers).
+        match &facts.asan_unavailable {
+            None => {
+                if !facts.nightly_rust_src {
+                    steps.push(Step::InstallRustSrc);
+                }
+                steps.push(Step::Tsan);
+            }
+            Some(why) => bail!("--tsan: {why}"),
         }
     }
     if args.upstream || args.ci {
@@ -322,21 +345,6 @@ fn missing_packages(sh: &Shell, packages: &[&str]) -> Option<Vec<String>> {
     )
 }
 
-fn asan_unavailable(sh: &Shell) -> Option<String> {
-    let toolchains = cmd!(sh, "rustup toolchain list")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .unwrap_or_default();
-    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
-        return Some(
-            "Rust's AddressSanitizer needs a nightly toolchain: `rustup toolchain install nightly`"
-                .into(),
-        );
-    }
-    None
-}
-
 /// The default SDK dir of this host holds a `source` SDK (a `cargo xtask build`).
 fn source_sdk_present(root: &std::path::Path, triple: &str) -> bool {
     webrtc_sdk::Manifest::load(&webrtc_sdk::default_sdk_dir(root, triple))
@@ -401,6 +409,7 @@ pub fn host_facts(sh: &Shell, packages: &[&[(&str, &str)]]) -> HostFacts {
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         sdk_dir_from_env: std::env::var_os(webrtc_sdk::SDK_DIR_ENV).is_some(),
         asan_unavailable: asan_unavailable(sh),
+        nightly_rust_src: nightly_has_rust_src(sh),
         source_sdk_present: triple
             .as_deref()
             .is_some_and(|t| source_sdk_present(&root, t)),
@@ -419,7 +428,7 @@ pub fn host_facts(sh: &Shell, packages: &[&[(&str, &str)]]) -> HostFacts {
 /// The package sets `cargo xtask test` needs for these flags.
 fn test_packages(args: &TestArgs) -> Vec<&'static [(&'static str, &'static str)]> {
     let mut sets = vec![BUILD_PACKAGES, TEST_PACKAGES, INTEGRATION_PACKAGES];
-    if args.ci || args.asan {
+    if args.ci || args.asan || args.tsan {
         sets.push(ASAN_PACKAGES);
     }
     sets
@@ -525,31 +534,10 @@ fn execute(sh: &Shell, step: &Step) -> Result<()> {
         }
         Step::Upstream(step, leg) => step.execute(sh, leg, REQUIRE_VARS)?,
         Step::Asan => run_asan(sh, Path::new("target/asan"))?,
+        Step::InstallRustSrc => sanitizers::install_rust_src(sh)?,
+        Step::Tsan => run_tsan(sh, &crate::project_root(), Path::new("target/tsan"))?,
         Step::LeakCheck => run_leak_check(sh)?,
     }
-    Ok(())
-}
-
-/// The native API's tests under AddressSanitizer, built in `target_dir` (instrumented
-/// objects must not mix with the plain ones). The caller's environment picks the SDK.
-pub(crate) fn run_asan(sh: &Shell, target_dir: &Path) -> Result<()> {
-    let _f = [
-        sh.push_env("RUSTFLAGS", "-Zsanitizer=address"),
-        sh.push_env("CXX", "clang++"),
-        sh.push_env("CXXFLAGS", "-fsanitize=address -fno-omit-frame-pointer"),
-        sh.push_env("CARGO_TARGET_DIR", target_dir),
-    ];
-    which::which("clang++").context(
-        "the shim is instrumented with clang++, which is missing: `apt-get install clang`",
-    )?;
-    // An explicit --target keeps the sanitizer flags off build scripts and proc
-    // macros (they run on the host without the ASan runtime).
-    let triple = host_triple(sh)?;
-    cmd!(
-        sh,
-        "cargo +nightly test -p mobilertc --locked --test call --test lifecycle --test reentrancy --test stress --test hostile --target {triple} -- --test-threads 1"
-    )
-    .run()?;
     Ok(())
 }
 
@@ -572,8 +560,7 @@ pub(crate) fn run_leak_check(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
-/// How the plan prints the two runs above (the upstream leg prefixes its SDK).
-pub(crate) const ASAN_SHOWN: &str = "cargo +nightly test (ASan) -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile";
+/// How the plan prints the leak check (the upstream leg prefixes its SDK).
 pub(crate) fn leak_check_shown() -> String {
     format!("MOBILERTC_CYCLES={LEAK_CHECK_CYCLES} cargo test -p mobilertc --test lifecycle (under {VALGRIND})")
 }

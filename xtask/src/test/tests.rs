@@ -9,6 +9,7 @@ fn args() -> TestArgs {
         ci: false,
         leak_check: false,
         asan: false,
+        tsan: false,
         upstream: false,
         dry_run: false,
         cargo_args: vec![],
@@ -23,6 +24,7 @@ fn fresh_root_machine_installs_then_tests() {
         interactive: false,
         sdk_dir_from_env: false,
         asan_unavailable: None,
+        nightly_rust_src: true,
         source_sdk_present: false,
         upstream: Some(test_leg()),
         host_triple: Some("x86_64-unknown-linux-gnu".into()),
@@ -75,6 +77,7 @@ fn upstream_leg_runs_after_the_workspace_tests_and_keeps_a_source_sdk() {
         interactive: false,
         sdk_dir_from_env: false,
         asan_unavailable: Some("no nightly".into()),
+        nightly_rust_src: false,
         source_sdk_present: true,
         upstream: Some(leg),
         host_triple: Some("x86_64-unknown-linux-gnu".into()),
@@ -127,6 +130,7 @@ fn asan_is_skipped_in_ci_but_required_when_asked() {
         interactive: false,
         sdk_dir_from_env: true,
         asan_unavailable: Some("no nightly".into()),
+        nightly_rust_src: false,
         source_sdk_present: false,
         upstream: Some(test_leg()),
         host_triple: Some("x86_64-unknown-linux-gnu".into()),
@@ -147,6 +151,41 @@ fn asan_is_skipped_in_ci_but_required_when_asked() {
 }
 
 #[test]
+fn tsan_installs_rust_src_first_and_needs_a_nightly() {
+    let mut facts = HostFacts {
+        missing_packages: Some(vec![]),
+        is_root: true,
+        interactive: false,
+        sdk_dir_from_env: true,
+        asan_unavailable: None,
+        nightly_rust_src: false,
+        source_sdk_present: false,
+        upstream: None,
+        host_triple: Some("x86_64-unknown-linux-gnu".into()),
+    };
+    let tsan = TestArgs {
+        tsan: true,
+        ..args()
+    };
+    let steps = plan(&tsan, &facts).unwrap();
+    let n = steps.len();
+    assert_eq!(steps[n - 2..], [Step::InstallRustSrc, Step::Tsan]);
+    assert_eq!(
+        steps[n - 2].to_string(),
+        "rustup component add rust-src --toolchain nightly"
+    );
+    facts.nightly_rust_src = true;
+    let steps = plan(&tsan, &facts).unwrap();
+    assert_eq!(steps.last(), Some(&Step::Tsan));
+    assert!(!steps.contains(&Step::InstallRustSrc));
+    facts.asan_unavailable = Some("no nightly".into());
+    assert_eq!(
+        plan(&tsan, &facts).unwrap_err().to_string(),
+        "--tsan: no nightly"
+    );
+}
+
+#[test]
 fn non_root_without_sudo_flag_names_the_command() {
     let facts = HostFacts {
         missing_packages: Some(vec!["libtgowt-dev".into()]),
@@ -154,6 +193,7 @@ fn non_root_without_sudo_flag_names_the_command() {
         interactive: false,
         sdk_dir_from_env: false,
         asan_unavailable: None,
+        nightly_rust_src: true,
         source_sdk_present: false,
         upstream: None,
         host_triple: Some("x86_64-unknown-linux-gnu".into()),
@@ -175,6 +215,7 @@ fn user_sdk_and_installed_packages_go_straight_to_tests() {
         interactive: false,
         sdk_dir_from_env: true,
         asan_unavailable: None,
+        nightly_rust_src: true,
         source_sdk_present: false,
         upstream: None,
         host_triple: Some("x86_64-unknown-linux-gnu".into()),
@@ -208,6 +249,7 @@ fn non_root_terminal_asks_and_yes_does_not() {
         interactive: true,
         sdk_dir_from_env: true,
         asan_unavailable: None,
+        nightly_rust_src: true,
         source_sdk_present: false,
         upstream: None,
         host_triple: Some("x86_64-unknown-linux-gnu".into()),
