@@ -16,9 +16,17 @@ pub(crate) struct ServerProcess {
 }
 
 impl ServerProcess {
-    pub(crate) fn spawn(bin: &std::path::Path, args: &Args) -> Result<ServerProcess> {
+    /// Starts the server; with `redis`, as an instance on that Redis.
+    pub(crate) fn spawn(
+        bin: &std::path::Path,
+        args: &Args,
+        redis: Option<&str>,
+    ) -> Result<ServerProcess> {
         let mut cmd = std::process::Command::new(bin);
         cmd.args(["--listen", "127.0.0.1:0", "--quiet"]);
+        if let Some(url) = redis {
+            cmd.args(["--redis", url]);
+        }
         if args.mode != Mode::Flood {
             // The harness is the only client: no per-peer or per-address limits, room for
             // every peer (the flood keeps the server's defaults: measuring them is its point).
@@ -84,14 +92,7 @@ impl ServerProcess {
     /// User + system CPU seconds of the server so far.
     pub(crate) fn cpu_secs(&mut self) -> Result<f64> {
         self.check_alive()?;
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
-        let after_comm = &stat[stat.rfind(')').context("stat")? + 2..];
-        let f: Vec<&str> = after_comm.split_whitespace().collect();
-        // Fields 14 and 15 of stat(5), counted after the command name (field 3 is index 0).
-        let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
-        // SAFETY: sysconf has no memory effects.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        Ok(ticks as f64 / hz)
+        cpu_secs_of(self.pid())
     }
 
     pub(crate) fn stop(&mut self) -> Result<()> {
@@ -103,6 +104,18 @@ impl ServerProcess {
         }
         Ok(())
     }
+}
+
+/// User + system CPU seconds of process `pid` so far.
+pub(crate) fn cpu_secs_of(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_comm = &stat[stat.rfind(')').context("stat")? + 2..];
+    let f: Vec<&str> = after_comm.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5), counted after the command name (field 3 is index 0).
+    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Ok(ticks as f64 / hz)
 }
 
 /// One HTTP/1.1 connection to the server.

@@ -14,7 +14,7 @@
 mod client;
 mod flood;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use client::{join_all, Conn, Peer, ServerProcess};
@@ -73,6 +73,14 @@ struct Args {
     /// Worker threads of the load generator's runtime.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// relay: server instances on one private redis-server (started for the run); peers
+    /// poll on instance i mod N and send through another, so messages cross instances.
+    /// 1 without --redis: the in-memory server.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// Use Redis even with one instance (a private redis-server, started for the run).
+    #[arg(long)]
+    redis: bool,
 }
 
 fn main() -> Result<()> {
@@ -82,7 +90,24 @@ fn main() -> Result<()> {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("mobilertc-signaling"),
     };
-    let mut server = ServerProcess::spawn(&server_bin, &args)?;
+    if args.instances == 0 || (args.instances > 1 && args.mode != Mode::Relay) {
+        bail!("--instances N (N > 1) is for --mode relay");
+    }
+    let redis = match args.redis || args.instances > 1 {
+        false => None,
+        true => {
+            let bin = mobilertc_signaling::testing::find_redis_server()
+                .context("redis-server not found (Debian: apt-get install redis-server)")?;
+            let dir = std::env::temp_dir().join(format!("signaling-load-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            Some(mobilertc_signaling::testing::RedisServer::start(&bin, &dir))
+        }
+    };
+    let redis_url = redis.as_ref().map(|r| r.url());
+    let mut servers = (0..args.instances)
+        .map(|_| ServerProcess::spawn(&server_bin, &args, redis_url.as_deref()))
+        .collect::<Result<Vec<_>>>()?;
+    let server = &mut servers[0];
     if args.pin {
         pin(0, 1)?; // ourselves (and the threads created from now on) on CPU 1
         pin(server.pid(), 0)?;
@@ -93,12 +118,19 @@ fn main() -> Result<()> {
         .build()?;
     let result = rt.block_on(async {
         match args.mode {
-            Mode::Relay => relay(&args, &mut server).await,
-            Mode::Idle => idle(&args, &mut server).await,
-            Mode::Flood => flood::run(&args, &mut server).await,
+            Mode::Relay => relay(&args, &mut servers, redis.as_ref()).await,
+            Mode::Idle => idle(&args, &mut servers[0]).await,
+            Mode::Flood => flood::run(&args, &mut servers[0]).await,
         }
     });
-    server.stop()?;
+    for s in &mut servers {
+        s.stop()?;
+    }
+    if let Some(r) = redis {
+        let dir = r.dir().to_path_buf();
+        drop(r);
+        let _ = std::fs::remove_dir_all(dir);
+    }
     result
 }
 
@@ -187,8 +219,13 @@ struct Stats {
     measuring: AtomicBool,
 }
 
-async fn relay(args: &Args, server: &mut ServerProcess) -> Result<()> {
-    let addr = server.addr;
+async fn relay(
+    args: &Args,
+    servers: &mut [ServerProcess],
+    redis: Option<&mobilertc_signaling::testing::RedisServer>,
+) -> Result<()> {
+    let addrs: Vec<_> = servers.iter().map(|s| s.addr).collect();
+    let addr = addrs[0];
     let t0 = Instant::now();
     let pairs = join_all(addr, args.rooms, 16).await?;
     eprintln!(
@@ -206,8 +243,13 @@ async fn relay(args: &Args, server: &mut ServerProcess) -> Result<()> {
 
     // One long-poll per peer, each on its own connection.
     let mut pollers = Vec::new();
-    for peer in pairs.iter().flat_map(|(a, b)| [a.clone(), b.clone()]) {
+    for (j, peer) in pairs
+        .iter()
+        .flat_map(|(a, b)| [a.clone(), b.clone()])
+        .enumerate()
+    {
         let (stats, stop) = (stats.clone(), stop.clone());
+        let addr = addrs[j % addrs.len()];
         pollers.push(tokio::spawn(async move {
             let mut conn = Conn::open(addr).await?;
             let path = format!("/rooms/{}/peers/{}/messages", peer.room, peer.id);
@@ -263,6 +305,7 @@ async fn relay(args: &Args, server: &mut ServerProcess) -> Result<()> {
     let mut sender_tasks = Vec::new();
     for k in 0..senders {
         let (pairs, stop, sent) = (pairs.clone(), stop.clone(), sent.clone());
+        let addr = addrs[(k + 1) % addrs.len()];
         sender_tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(addr).await?;
             // This sender's peers: every `senders`-th one, alternating a→b and b→a.
@@ -310,15 +353,29 @@ async fn relay(args: &Args, server: &mut ServerProcess) -> Result<()> {
     }
 
     tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
-    let cpu0 = server.cpu_secs()?;
+    let cpu_all = |servers: &mut [ServerProcess]| -> Result<f64> {
+        let mut sum = 0.0;
+        for s in servers.iter_mut() {
+            sum += s.cpu_secs()?;
+        }
+        Ok(sum)
+    };
+    let redis_pid = redis.and_then(|r| r.pid());
+    let redis_cpu = || redis_pid.map(client::cpu_secs_of).transpose();
+    let cpu0 = cpu_all(servers)?;
+    let redis0 = redis_cpu()?;
     let load0 = loadavg();
     let t0 = Instant::now();
     stats.measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     stats.measuring.store(false, Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();
-    let cpu = server.cpu_secs()? - cpu0;
-    let rss = server.status_kib("VmRSS:")?;
+    let cpu = cpu_all(servers)? - cpu0;
+    let redis_used = redis_cpu()?.zip(redis0).map(|(b, a)| b - a);
+    let mut rss = 0;
+    for s in servers.iter_mut() {
+        rss += s.status_kib("VmRSS:")?;
+    }
     stop.store(true, Ordering::Relaxed);
     for t in sender_tasks {
         t.await??;
@@ -336,7 +393,9 @@ async fn relay(args: &Args, server: &mut ServerProcess) -> Result<()> {
     let pct = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as f64 / 1e6;
     let rate = delivered as f64 / elapsed;
     println!(
-        "relay: rooms={} polls={} senders={} offered={} threads server={} load={} pinned={}",
+        "relay: instances={} store={} rooms={} polls={} senders={} offered={} threads server={} load={} pinned={}",
+        servers.len(),
+        if redis.is_some() { "redis" } else { "memory" },
         args.rooms,
         args.rooms * 2,
         senders,
@@ -368,7 +427,18 @@ async fn relay(args: &Args, server: &mut ServerProcess) -> Result<()> {
         "               = {:.0} msg/s per fully used server core (derived)",
         delivered as f64 / cpu
     );
-    println!("  server RSS   {:.1} MiB", rss as f64 / 1024.0);
+    if let Some(r) = redis_used {
+        println!(
+            "  redis CPU    {:.2} s ({:.0}% of one core), {:.1} µs per relayed message",
+            r,
+            100.0 * r / elapsed,
+            1e6 * r / delivered as f64
+        );
+    }
+    println!(
+        "  server RSS   {:.1} MiB (all instances)",
+        rss as f64 / 1024.0
+    );
     println!(
         "  load average {load0} before, {} after (other work on the machine shows here)",
         loadavg()
