@@ -90,14 +90,20 @@ impl<T> BoundedSender<T> {
 /// Runs a callback body, swallowing a panic: unwinding into C++ is undefined behaviour,
 /// and a panicking user closure must take down neither WebRTC's thread nor the factory's
 /// dispatcher (its later tasks would then run inline on WebRTC's threads). The panic hook
-/// still reports it. A payload whose own drop panics is leaked rather than dropped: that
-/// second panic would escape here.
+/// still reports it. A payload whose own drop panics is dropped under `catch_unwind` too
+/// (that second panic would escape here), and so is the next payload, a few times; a chain
+/// that keeps panicking is leaked.
 pub(crate) fn guard(f: impl FnOnce()) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-        if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-            std::mem::forget(again);
+    let Err(mut payload) = catch_unwind(AssertUnwindSafe(f)) else {
+        return;
+    };
+    for _ in 0..8 {
+        match catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(next) => payload = next,
         }
     }
+    std::mem::forget(payload);
 }
 
 // ------------------------------------------------------------------ one-shot completions

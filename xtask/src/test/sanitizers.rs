@@ -11,9 +11,9 @@ use xshell::{cmd, Shell};
 
 /// LeakSanitizer watches every allocation, libwebrtc's included.
 pub(super) const ASAN_ENV: &str = "RUSTFLAGS=-Zsanitizer=address CXX=clang++ CXXFLAGS='-fsanitize=address -fno-omit-frame-pointer' CARGO_TARGET_DIR=target/asan";
-pub(super) const ASAN_TEST: &str = "cargo +nightly test -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile --target <host> -- --test-threads 1";
+pub(super) const ASAN_TEST: &str = "cargo +nightly test -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile --test app_patterns --test hostile_input --target <host> -- --test-threads 1";
 /// How the plan prints the ASan run (the upstream leg prefixes its SDK).
-pub(crate) const ASAN_SHOWN: &str = "cargo +nightly test (ASan) -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile";
+pub(crate) const ASAN_SHOWN: &str = "cargo +nightly test (ASan) -p mobilertc --test call --test lifecycle --test reentrancy --test stress --test hostile --test app_patterns --test hostile_input";
 
 /// The native API's tests under ThreadSanitizer. The standard library is rebuilt
 /// instrumented (`-Zbuild-std`, hence rust-src): an uninstrumented std makes TSan report
@@ -101,7 +101,7 @@ pub(crate) fn run_asan(sh: &Shell, target_dir: &Path) -> Result<()> {
     let triple = super::host_triple(sh)?;
     cmd!(
         sh,
-        "cargo +nightly test -p mobilertc --locked --test call --test lifecycle --test reentrancy --test stress --test hostile --target {triple} -- --test-threads 1"
+        "cargo +nightly test -p mobilertc --locked --test call --test lifecycle --test reentrancy --test stress --test hostile --test app_patterns --test hostile_input --target {triple} -- --test-threads 1"
     )
     .run()?;
     Ok(())
