@@ -3,33 +3,8 @@
 use std::fs;
 use std::process::Command;
 
-const MANIFEST: &str = r#"schema = 1
-provider = "prebuilt"
-
-[webrtc]
-revision = "branch-heads/6099"
-milestone = 120
-
-[target]
-triple = "aarch64-linux-android"
-android_abi = "arm64-v8a"
-android_api = 24
-
-[compile]
-include_dirs = ["include"]
-defines = ["WEBRTC_POSIX", "WEBRTC_LINUX", "WEBRTC_ANDROID", "NDEBUG"]
-cxx_std = "c++20"
-
-[cxx_stdlib]
-kind = "ndk-libcxx"
-namespace = "std::__ndk1"
-link = ["static=c++_static", "dylib=c++abi"]
-
-[link]
-search_paths = ["lib"]
-static_libs = ["webrtc"]
-system_libs = ["log"]
-"#;
+/// A relocatable prebuilt SDK's manifest (relative paths), shared with sdk_crafted.rs.
+const MANIFEST: &str = include_str!("fixtures/sdk/prebuilt-android-arm64.toml");
 
 /// Relative `--path` and `--out` are relative to the current directory, not the workspace.
 #[test]

@@ -10,33 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub const MANIFEST: &str = r#"schema = 1
-provider = "prebuilt"
-
-[webrtc]
-revision = "branch-heads/6099"
-milestone = 120
-
-[target]
-triple = "aarch64-linux-android"
-android_abi = "arm64-v8a"
-android_api = 24
-
-[compile]
-include_dirs = ["include"]
-defines = ["WEBRTC_POSIX", "WEBRTC_LINUX", "WEBRTC_ANDROID", "NDEBUG"]
-cxx_std = "c++20"
-
-[cxx_stdlib]
-kind = "ndk-libcxx"
-namespace = "std::__ndk1"
-link = ["static=c++_static", "dylib=c++abi"]
-
-[link]
-search_paths = ["lib"]
-static_libs = ["webrtc"]
-system_libs = ["log"]
-"#;
+pub const MANIFEST: &str = include_str!("../fixtures/sdk/prebuilt-android-arm64.toml");
 
 /// The entries of a valid SDK under `sdk/`, which every crafted archive starts with (so a
 /// refusal is about the crafted entry, not a missing manifest).
