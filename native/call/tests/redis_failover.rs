@@ -4,12 +4,13 @@
 //! redis-server unless MOBILERTC_REQUIRE_REDIS is set (`cargo xtask test --ci`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mobilertc_signaling::testing::{redis_or_skip, RedisServer, ServerProcess, REQUIRE_REDIS_ENV};
-use serde_json::Value;
+
+mod app;
+use app::{summary, App};
 
 /// The signaling binary: `MOBILERTC_SIGNALING_BIN` (set by `cargo xtask test`), else next
 /// to `call` when a workspace build put it there.
@@ -30,40 +31,12 @@ fn signaling_bin() -> Option<PathBuf> {
     None
 }
 
-struct App(Option<Child>);
-
 impl App {
     fn start(servers: &[&str], args: &[&str]) -> App {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_call"));
-        for s in servers {
-            cmd.args(["--server", s]);
-        }
-        let child = cmd
-            .args(["--room", "failover", "--no-stdin"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("call starts");
-        App(Some(child))
-    }
-
-    fn wait(mut self, timeout: Duration) -> Output {
-        let mut child = self.0.take().unwrap();
-        let deadline = Instant::now() + timeout;
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!(
-                    "call did not end within {timeout:?}; stderr:\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child.wait_with_output().unwrap()
+        let mut all: Vec<&str> = servers.iter().flat_map(|s| ["--server", s]).collect();
+        all.extend(["--room", "failover", "--no-stdin"]);
+        all.extend(args);
+        App::spawn(&all)
     }
 }
 
@@ -91,26 +64,6 @@ impl App {
         });
         (rx, text)
     }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn summary(path: &Path, out: &Output) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; stderr:\n{}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    serde_json::from_str(&text).unwrap()
 }
 
 #[test]

@@ -2,69 +2,28 @@
 //! to end, media and chat checked from each side's `--json` summary and recording.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use mobilertc_call::audio::{tone_ratio, TONE_RMS};
 use mobilertc_signaling::{spawn_background, BackgroundServer, Config};
-use serde_json::Value;
+
+mod app;
+use app::{summary, App};
 
 fn server() -> BackgroundServer {
     spawn_background("127.0.0.1:0".parse().unwrap(), Config::default()).expect("server starts")
 }
 
 /// A `call` process killed on drop, so a failing test leaves nothing running.
-struct App(Option<Child>);
-
 impl App {
     fn start(server: &str, room: &str, extra: &[&str]) -> App {
-        let child = Command::new(env!("CARGO_BIN_EXE_call"))
-            .args(["--server", server, "--room", room, "--no-stdin"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("call starts");
-        App(Some(child))
+        let args: Vec<&str> = ["--server", server, "--room", room, "--no-stdin"]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        App::spawn(&args)
     }
-
-    fn wait(mut self, timeout: Duration) -> Output {
-        let mut child = self.0.take().unwrap();
-        let deadline = Instant::now() + timeout;
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!(
-                    "call did not end within {timeout:?}; stderr:\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child.wait_with_output().unwrap()
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn summary(path: &Path, out: &Output) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; stderr:\n{}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    serde_json::from_str(&text).unwrap()
 }
 
 /// Goertzel share of `hz` in the recording's last audible second.
